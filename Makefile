@@ -1,0 +1,62 @@
+# Two commands for a learner: `make lab` and `make test`. Everything else is for maintainers.
+VENV      := .venv
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+LAB_PORT  ?= 8888
+PYTEST    := $(BIN)/python -m pytest
+
+setup: $(STAMP)
+
+.PHONY: setup lab test lint format exercises check-exercises progress clean-outputs kill-servers bench bench-quick clean
+
+# Set up: a venv with Python >= 3.12, requirements installed again only when they change,
+# and the repo on the venv's path so notebooks can `import tutorial` from any folder.
+$(STAMP): requirements.txt tools/find_python.sh
+	@PY=$$(sh tools/find_python.sh) || exit 1; \
+	if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+		echo "Creating $(VENV) with $$PY"; rm -rf $(VENV); "$$PY" -m venv $(VENV) || exit 1; \
+	fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python tools/link_repo.py
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00_start_here.ipynb --ip 127.0.0.1 --port $(LAB_PORT) \
+		--ServerApp.root_dir=$(CURDIR) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(PYTEST)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+exercises: $(STAMP)
+	$(BIN)/python -m tutorial exercises
+
+progress: $(STAMP)
+	$(BIN)/python -m tutorial progress
+
+# A notebook you ran and saved keeps its outputs; this puts every committed notebook back clean.
+clean-outputs: $(STAMP)
+	$(BIN)/python -m tutorial clean-outputs
+
+# One command for a server left behind (see README, Troubleshooting).
+kill-servers:
+	-pkill -f 'tutorial.serve' && echo "stopped leftover companion sites" || echo "no companion site running"
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache

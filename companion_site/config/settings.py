@@ -1,0 +1,92 @@
+"""Settings for the companion site: a small, real Django 6.1 project served over ASGI or WSGI.
+
+Everything a lesson may change comes from the environment, so `tutorial.site.start_site()` can
+start several differently configured copies side by side without editing files:
+
+- COMPANION_DB               path of the SQLite file (each start_site() gets its own, migrated)
+- DJANGO_SECRET_KEY          generated per start by start_site(); a random one per process otherwise
+- DJANGO_DEBUG=1             debug pages (off by default: learners should see what production sees)
+- COMPANION_SYNC_MIDDLEWARE=1  add one sync-only middleware (lesson 09: what mixing costs)
+- COMPANION_LOG_LEVEL        level of the `django.request` and `demo` loggers (default INFO)
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _flag(name):
+    return os.environ.get(name, "").lower() in {"1", "true", "yes", "on"}
+
+
+# Never committed: start_site() passes one per run; a bare `manage.py` gets a throwaway one.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
+DEBUG = _flag("DJANGO_DEBUG")
+# The site only ever listens on the loopback interface.
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "demo.middleware.RequestTimingMiddleware",
+]
+if _flag("COMPANION_SYNC_MIDDLEWARE"):
+    # Deliberately sync-only: Django must adapt it with sync_to_async for every request.
+    MIDDLEWARE.append("demo.middleware.SyncOnlyMiddleware")
+
+ROOT_URLCONF = "config.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    },
+]
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("COMPANION_DB") or BASE_DIR / "db.sqlite3",
+        "OPTIONS": {
+            # Concurrent async writers: wait for the lock instead of failing at once, take the
+            # write lock when the transaction starts, and let readers run beside one writer.
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+
+LOG_LEVEL = os.environ.get("COMPANION_LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "demo": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
+}

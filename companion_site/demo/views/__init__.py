@@ -1,0 +1,1 @@
+"""The demo app's views, one module per topic; urls.py lists them all."""

@@ -1,0 +1,1 @@
+"""Helpers for the Async Django, hands-on notebooks: start the site, fire load, plot, check."""

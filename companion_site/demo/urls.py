@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import items, pages, sleeping, streaming
+from .views import bridges, items, pages, sleeping, streaming
 
 urlpatterns = [
     path("", pages.index, name="index"),
@@ -16,6 +16,8 @@ urlpatterns = [
     path("async/thread/", sleeping.async_thread, name="async-thread"),
     path("hello/async/", sleeping.hello_async, name="hello-async"),
     path("hello/sync/", sleeping.hello_sync, name="hello-sync"),
+    path("bridge/sensitive/", bridges.bridge_sensitive, name="bridge-sensitive"),
+    path("bridge/insensitive/", bridges.bridge_insensitive, name="bridge-insensitive"),
     path("items/", items.items, name="items"),
     path("items/<int:item_id>/", items.item_detail, name="item-detail"),
     path("stream/", streaming.stream, name="stream"),

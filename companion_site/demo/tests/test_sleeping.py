@@ -1,0 +1,50 @@
+import asyncio
+import threading
+
+from django.test import SimpleTestCase
+
+SLEEPERS = ["/async/sleep/", "/sync/sleep/", "/async/blocking/", "/async/cbv-sleep/"]
+
+
+class SleepingViewTests(SimpleTestCase):
+    async def test_each_sleeper_reports_its_delay_and_its_timing(self):
+        for url in SLEEPERS:
+            with self.subTest(url=url):
+                body = (await self.async_client.get(url, {"delay": "0.01"})).json()
+                self.assertEqual(body["delay"], 0.01)
+                self.assertGreaterEqual(body["ended"] - body["started"], 0.01)
+
+    async def test_bad_delays_are_a_400_with_a_message(self):
+        for bad in ["abc", "-1", "nan", "inf", "11", "1e9"]:
+            for url in SLEEPERS:
+                with self.subTest(url=url, delay=bad):
+                    response = await self.async_client.get(url, {"delay": bad})
+                    self.assertEqual(response.status_code, 400)
+                    self.assertIn("delay", response.json()["error"])
+
+    async def test_async_view_runs_on_the_event_loop_thread(self):
+        body = (await self.async_client.get("/async/thread/")).json()
+        self.assertEqual(body["thread_id"], threading.get_ident())
+
+    async def test_sync_view_runs_in_another_thread_under_asgi(self):
+        body = (await self.async_client.get("/sync/thread/")).json()
+        self.assertNotEqual(body["thread_id"], threading.get_ident())
+
+    async def test_awaiting_views_overlap_and_blocking_views_do_not(self):
+        def overlapped(bodies):
+            a, b = bodies
+            return a["started"] < b["ended"] and b["started"] < a["ended"]
+
+        async def two(url):
+            responses = await asyncio.gather(
+                *(self.async_client.get(url, {"delay": "0.05"}) for _ in range(2))
+            )
+            return [r.json() for r in responses]
+
+        self.assertTrue(overlapped(await two("/async/sleep/")))
+        self.assertFalse(overlapped(await two("/async/blocking/")))
+
+    async def test_hello_views_answer(self):
+        for kind in ["async", "sync"]:
+            body = (await self.async_client.get(f"/hello/{kind}/")).json()
+            self.assertEqual(body, {"hello": kind})

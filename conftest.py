@@ -1,0 +1,49 @@
+"""Suite-wide guard: `make test` must leave no companion site, server or kernel behind.
+
+Every process the run starts inherits TUTORIAL_RUN_ID; at the end the main pytest process looks
+for any still alive (orphans are re-parented, so the process tree alone would miss them).
+"""
+
+import os
+import time
+import uuid
+
+import psutil
+import pytest
+
+RUN_ID_VAR = "TUTORIAL_RUN_ID"
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):  # the main process, before xdist starts workers
+        os.environ.setdefault(RUN_ID_VAR, uuid.uuid4().hex)
+
+
+def leftover_processes(run_id):
+    me = os.getpid()
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if process.pid != me and process.environ().get(RUN_ID_VAR) == run_id:
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    if hasattr(session.config, "workerinput"):
+        return
+    run_id = os.environ.get(RUN_ID_VAR)
+    deadline = time.monotonic() + 10
+    left = leftover_processes(run_id)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = leftover_processes(run_id)
+    if left:
+        names = "\n".join(f"  {p.pid}: {' '.join(p.info['cmdline'] or [])[:150]}" for p in left)
+        print(f"\nLEFT BEHIND by this test run ({len(left)} processes):\n{names}")
+        for process in left:
+            process.kill()
+        session.exitstatus = 1

@@ -1,0 +1,150 @@
+"""tutorial.site with real processes: it starts fast, answers, and never leaves a server behind."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import httpx
+import psutil
+import pytest
+
+from tutorial.site import SERVERS, SiteFailedToStart, start_site
+
+
+def wait_gone(pids, seconds):
+    """True once none of `pids` is alive (zombies count as gone), polling for up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+KERNEL_STARTS_SITE = """
+    import json, sys, time
+    from tutorial.site import start_site
+    site = start_site()
+    print(json.dumps({{"url": site.url, "pids": site.pids()}}), flush=True)
+    {after}
+"""
+
+
+def kernel_with_site(after, **popen):
+    """A Python child standing in for a Jupyter kernel: it starts a site, prints its pids."""
+    code = textwrap.dedent(KERNEL_STARTS_SITE).format(after=after)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, **popen
+    )
+    return child, json.loads(child.stdout.readline())
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_every_server_answers_and_stop_ends_its_process_tree(server):
+    site = start_site(server)
+    pids = site.pids()
+    assert len(pids) >= 2  # the supervisor and the server
+    assert httpx.get(site.url + "/health/").json()["status"] == "ok"
+    site.stop()
+    assert not site.running
+    assert wait_gone(pids, 5), f"{server} left processes behind after stop()"
+
+
+def test_two_sites_get_their_own_port_and_database():
+    with start_site() as one, start_site() as two:
+        assert one.url != two.url
+        assert one.db_path != two.db_path
+        httpx.post(one.url + "/items/", json={"name": "only in one"})
+        assert httpx.get(one.url + "/items/").json()["count"] == 1
+        assert httpx.get(two.url + "/items/").json()["count"] == 0
+
+
+def test_site_is_a_context_manager_that_stops_on_exit():
+    with start_site() as site:
+        pids = site.pids()
+    assert wait_gone(pids, 5)
+
+
+def test_server_dies_with_its_kernel_on_sigkill():
+    kernel, started = kernel_with_site("time.sleep(60)")
+    assert httpx.get(started["url"] + "/health/").status_code == 200
+    kernel.send_signal(signal.SIGKILL)  # no atexit, no finally: only the closed pipe tells
+    kernel.wait()
+    assert wait_gone(started["pids"], 2), "server outlived a SIGKILLed kernel"
+
+
+def test_server_dies_at_interpreter_exit_without_stop():
+    kernel, started = kernel_with_site("sys.exit(0)")
+    kernel.wait(10)
+    assert wait_gone(started["pids"], 2)
+
+
+def test_interrupting_the_kernel_does_not_reach_the_server():
+    # Jupyter's "interrupt" sends SIGINT to the kernel's process group; the kernel survives it.
+    after = "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n    time.sleep(60)"
+    kernel, started = kernel_with_site(after, start_new_session=True)
+    os.killpg(kernel.pid, signal.SIGINT)
+    assert kernel.stdout.readline().strip() == "interrupted"
+    assert httpx.get(started["url"] + "/health/").status_code == 200
+    kernel.kill()
+    kernel.wait()
+    assert wait_gone(started["pids"], 2)
+
+
+def test_a_broken_setting_fails_fast_with_the_log_tail_and_no_process_left():
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(SiteFailedToStart) as failure:
+        start_site(env={"DJANGO_SETTINGS_MODULE": "config.no_such_settings"}, timeout=10)
+    message = str(failure.value)
+    assert "exited with code" in message
+    assert "No module named 'config.no_such_settings'" in message
+    after = {p.pid for p in psutil.Process().children(recursive=True)}
+    assert wait_gone(after - before, 2)
+
+
+def test_a_port_in_use_is_not_a_problem():
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    with start_site() as site:
+        assert not site.url.endswith(f":{squatter.getsockname()[1]}")
+        assert httpx.get(site.url + "/health/").status_code == 200
+    squatter.close()
+
+
+def test_the_site_listens_on_loopback_only():
+    with start_site() as site:
+        server_pids = set(site.pids())
+        addresses = {
+            c.laddr.ip
+            for c in psutil.net_connections("inet")
+            if c.pid in server_pids and c.status == psutil.CONN_LISTEN
+        }
+    assert addresses == {"127.0.0.1"}
+
+
+def test_unknown_server_is_a_clear_error():
+    with pytest.raises(ValueError, match="choose one of uvicorn"):
+        start_site("tornado")
+
+
+def test_logs_hold_what_the_server_wrote():
+    with start_site(access_log=True) as site:
+        httpx.get(site.url + "/hello/async/")
+        deadline = time.monotonic() + 5
+        while "/hello/async/" not in site.logs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "/hello/async/" in site.logs()

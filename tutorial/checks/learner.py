@@ -5,7 +5,7 @@ Mistakes named (each an ExerciseFailed with its `kind`):
   exception     their code raised: type, message, and the line in their cell
   timeout       it did not finish in time: something awaits forever
   blocked       it blocked the event loop (time.sleep, a sync HTTP call, CPU work)
-  missing_await a coroutine object where a value was expected
+  missing_await a coroutine object (or a task) where a value was expected
   not_async / not_sync   `def` where `async def` was needed, or the reverse
 """
 
@@ -31,7 +31,7 @@ def _name(fn):
 def _where_in_learner_code(error):
     """'line N: <code>' for the innermost frame that is the learner's, not a library's."""
     frames = traceback.extract_tb(error.__traceback__)
-    mine = [f for f in frames if not any(part in f.filename for part in _LIBRARY_PARTS)]
+    mine = [f for f in frames if not _is_library(f.filename)]
     if not mine:
         return ""
     frame = mine[-1]
@@ -41,38 +41,66 @@ def _where_in_learner_code(error):
     return f"\n  at line {frame.lineno} of {place}: {code}"
 
 
+def _is_library(filename):
+    return any(part in filename for part in _LIBRARY_PARTS)
+
+
+def _raised_by_stub(error):
+    """NotImplementedError raised by the learner's own code (the stub), not by a library."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return (
+        isinstance(error, NotImplementedError)
+        and bool(frames)
+        and not _is_library(frames[-1].filename)
+    )
+
+
 def _explain_exception(fn, error):
-    if isinstance(error, NotImplementedError):
+    if _raised_by_stub(error):
         fail(
             f"Not started: {_name(fn)} still raises NotImplementedError. "
             "Replace `# YOUR CODE HERE` and the raise with your code.",
             kind="not_started",
         )
-    message = str(error).splitlines()[0][:200] if str(error) else ""
+    message = f": {str(error).splitlines()[0][:200]}" if str(error).strip() else ""
     fail(
-        f"{_name(fn)} raised {type(error).__name__}: {message}{_where_in_learner_code(error)}",
+        f"{_name(fn)} raised {type(error).__name__}{message}{_where_in_learner_code(error)}",
         kind="exception",
     )
 
 
-def reject_coroutines(fn, value, what="a value"):
-    """Fail if `value` is (or contains) a coroutine object: an `await` was forgotten."""
-    found = []
-    if inspect.iscoroutine(value):
-        found.append(value)
-    elif isinstance(value, (list, tuple, set)):
-        found.extend(v for v in value if inspect.iscoroutine(v))
+def _pending(value):
+    """Coroutines and tasks/futures in `value` (itself, or items of a list/tuple/set/dict)."""
+    items = [value]
+    if isinstance(value, (list, tuple, set)):
+        items = list(value)
     elif isinstance(value, dict):
-        found.extend(v for v in value.values() if inspect.iscoroutine(v))
-    if found:
-        for coroutine in found:
-            coroutine.close()  # silence "coroutine was never awaited"
-        fail(
-            f"{_name(fn)} returned a coroutine object ({found[0].__qualname__}) where {what} "
-            "was expected: a forgotten `await`?",
-            kind="missing_await",
-        )
-    return value
+        items = list(value.values())
+    return [v for v in items if inspect.iscoroutine(v) or isinstance(v, asyncio.Future)]
+
+
+def reject_coroutines(fn, value, what="a value"):
+    """Fail if `value` is (or contains) a coroutine or task: an `await` was forgotten."""
+    found = _pending(value)
+    if not found:
+        return value
+    for pending in found:
+        if inspect.iscoroutine(pending):
+            pending.close()  # no "coroutine was never awaited" warning on top of the hint
+        else:
+            pending.cancel()  # no orphan task running on after the check
+    first = found[0]
+    what_it_is = (
+        f"a coroutine object ({first.__qualname__})"
+        if inspect.iscoroutine(first)
+        else f"a {type(first).__name__} object"
+    )
+    inside = "" if first is value else f" inside the {type(value).__name__}"
+    fail(
+        f"{_name(fn)} returned {what_it_is}{inside} where {what} was expected: "
+        "a forgotten `await`?",
+        kind="missing_await",
+    )
 
 
 def require_async(fn):
@@ -96,47 +124,70 @@ def require_sync(fn):
         )
 
 
-async def _watch_loop(stalls):
-    """Tick every few ms; record how long the loop went without running us."""
-    last = time.perf_counter()
-    while True:
-        await asyncio.sleep(_HEARTBEAT)
+class _LoopWatch:
+    """Tick every few ms; the longest gap between ticks is how long the loop was blocked.
+
+    The gap still open when the learner's function returns counts too: a coroutine that blocks
+    and then returns without awaiting never lets the watcher tick again.
+    """
+
+    def __init__(self):
+        self.worst = 0.0
+        self._last = time.perf_counter()
+        self._task = asyncio.create_task(self._tick())
+
+    async def _tick(self):
+        while True:
+            await asyncio.sleep(_HEARTBEAT)
+            self._note()
+
+    def _note(self):
         now = time.perf_counter()
-        stalls.append(now - last - _HEARTBEAT)
-        last = now
+        self.worst = max(self.worst, now - self._last - _HEARTBEAT)
+        self._last = now
+
+    def stop(self):
+        self._note()
+        self._task.cancel()
+        return self.worst
 
 
 async def call_async(fn, *args, timeout=10.0, allow_blocking=False, **kwargs):
     """Await `fn(*args, **kwargs)` with a timeout, watching the event loop; return its value.
 
     Fails with a hint when fn is not async, is not started, raises, hangs, blocks the loop,
-    or returns an un-awaited coroutine.
+    or returns an un-awaited coroutine or task.
     """
     require_async(fn)
-    stalls = []
-    watcher = asyncio.create_task(_watch_loop(stalls))
+    watch = _LoopWatch()
     await asyncio.sleep(0)  # let the watcher take its first tick
     started = time.perf_counter()
+    deadline = asyncio.timeout(timeout)
     try:
-        async with asyncio.timeout(timeout):
+        async with deadline:
             value = await fn(*args, **kwargs)
-    except TimeoutError:
+    except TimeoutError as error:
+        if not deadline.expired():  # their own timeout, not ours
+            _explain_exception(fn, error)
         fail(
             f"{_name(fn)} did not finish in {timeout:g} s — is something awaiting forever "
             "(an Event never set, a task never finished, a server that never answers)?",
             kind="timeout",
         )
+    except asyncio.CancelledError as error:
+        if asyncio.current_task().cancelling():
+            raise  # the check itself is being cancelled (Ctrl-C, interrupt): let it go
+        _explain_exception(fn, error)
     except Exception as error:
         _explain_exception(fn, error)
     finally:
-        watcher.cancel()
-    worst = max(stalls, default=0.0)
+        worst = watch.stop()
     if not allow_blocking and worst > BLOCKED_AFTER:
         fail(
             f"{_name(fn)} blocked the event loop for {worst:.2f} s in one go "
-            f"(it ran {time.perf_counter() - started:.2f} s). time.sleep, a sync HTTP client "
-            "or CPU work in async code freezes every other task: await asyncio.sleep / "
-            "an async client, or move the work to a thread.",
+            f"(it ran {time.perf_counter() - started:.2f} s): no other task could run.\n"
+            "time.sleep, a sync HTTP client or CPU work in async code does that: use "
+            "await asyncio.sleep, an async client, or move the work to a thread.",
             kind="blocked",
         )
     return reject_coroutines(fn, value)

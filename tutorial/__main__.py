@@ -1,0 +1,99 @@
+"""`python -m tutorial COMMAND`: the maintainer's and learner's tools for the notebooks.
+
+exercises [--check]   write exercises/ from solutions/ (or list what differs)
+nav [--check]         write the < prev | Contents | next > cells of notebooks/ and solutions/
+clean-outputs         strip outputs and execution counts from every committed notebook
+progress              run your exercises/ headless and show which ones pass
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import notebooks as nbs
+
+
+def _listed(paths, root):
+    for path in paths:
+        print(f"  {nbs.relative(path, root)}")
+
+
+def exercises(args):
+    from .exercises import generate
+
+    report = generate(args.root, check=args.check)
+    if report.errors:
+        print("Solutions with broken markers (their exercises were not written):")
+        print("\n".join(f"  {e}" for e in report.errors))
+    if report.changed:
+        print("Out of date — run `make exercises`:" if args.check else "Wrote:")
+        _listed(report.changed, args.root)
+    if report.orphans:
+        print("Exercises without a solution" + (":" if args.check else " (removed):"))
+        _listed(report.orphans, args.root)
+    if report.ok:
+        print("exercises/ is up to date with solutions/.")
+    failed = report.errors or (args.check and not report.ok)
+    return 1 if failed else 0
+
+
+def nav(args):
+    from .nav import update
+
+    changed = update(args.root, check=args.check)
+    if changed:
+        print("Navigation out of date — run `python -m tutorial nav`:" if args.check else "Wrote:")
+        _listed(changed, args.root)
+    else:
+        print("Navigation is up to date.")
+    return 1 if args.check and changed else 0
+
+
+def clean_outputs(args):
+    changed = []
+    for folder in nbs.FOLDERS:
+        for path in sorted((Path(args.root) / folder).glob("*.ipynb")):
+            nb = nbs.read(path)
+            if nbs.clear_outputs(nb) and nbs.write(nb, path):
+                changed.append(path)
+    if changed:
+        print("Cleared outputs of:")
+        _listed(changed, args.root)
+    else:
+        print("No notebook had outputs.")
+    return 0
+
+
+def progress(args):
+    from .progress import main
+
+    return main(args.root, timeout=args.timeout)
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m tutorial", description=__doc__.split("\n")[0])
+    parser.add_argument("--root", type=Path, default=nbs.ROOT, help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, run, helptext in (
+        ("exercises", exercises, "write exercises/ from solutions/"),
+        ("nav", nav, "write the navigation cells of notebooks/ and solutions/"),
+    ):
+        command = commands.add_parser(name, help=helptext)
+        command.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+        command.set_defaults(run=run)
+    commands.add_parser("clean-outputs", help="strip outputs from notebooks").set_defaults(
+        run=clean_outputs
+    )
+    command = commands.add_parser("progress", help="which of your exercises pass")
+    command.add_argument("--timeout", type=float, default=120, help="seconds per cell")
+    command.set_defaults(run=progress)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""CPU-bound work for lessons about threads, processes and the GIL.
+
+It lives in a module, not in a notebook, on purpose: a process pool sends the function to its
+workers by *name* (pickle stores `tutorial.cpu.sum_of_squares`, not the code), and a worker
+process can import `tutorial.cpu` but not a function defined in a notebook cell.
+"""
+
+import time
+
+
+def sum_of_squares(n):
+    """0² + 1² + … + (n-1)², the slow way: a pure-Python loop that keeps one core busy.
+
+    Pure bytecode on purpose: the interpreter hands the GIL to other threads every few
+    milliseconds, so a thread running this slows others down but never freezes them.
+    """
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def expected_sum_of_squares(n):
+    """What sum_of_squares(n) returns, computed in no time (the closed formula)."""
+    return (n - 1) * n * (2 * n - 1) // 6 if n > 0 else 0
+
+
+def rounds_for(seconds, *, sample=200_000):
+    """How large an `n` makes sum_of_squares(n) take about `seconds` on this machine, now."""
+    started = time.perf_counter()
+    sum_of_squares(sample)
+    per_round = (time.perf_counter() - started) / sample
+    return max(sample, int(seconds / per_round))

@@ -22,8 +22,7 @@ $(STAMP): requirements.txt tools/find_python.sh
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb --ip 127.0.0.1 --port $(LAB_PORT) \
-		--ServerApp.root_dir=$(CURDIR) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	$(BIN)/python tools/lab.py --port $(LAB_PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

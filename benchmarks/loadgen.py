@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from urllib.parse import urlsplit
@@ -50,21 +51,25 @@ def validate(url, concurrency, duration, max_requests):
 
 
 async def _read_response(reader):
-    """Read one response; return (status, keep_alive)."""
+    """Read one response (Content-Length or chunked body); return (status, keep_alive)."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = int(lines[0].split(b" ", 2)[1])
-    length, keep_alive = 0, True
+    length, keep_alive, chunked = 0, True, False
     for line in lines[1:]:
         name, _, value = line.partition(b":")
-        name = name.strip().lower()
+        name, value = name.strip().lower(), value.strip().lower()
         if name == b"content-length":
             length = int(value)
-        elif name == b"connection" and value.strip().lower() == b"close":
+        elif name == b"connection" and value == b"close":
             keep_alive = False
-        elif name == b"transfer-encoding":
-            raise ValueError("chunked responses are not supported by this generator")
-    if length:
+        elif name == b"transfer-encoding" and value == b"chunked":
+            chunked = True
+    if chunked:
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            await reader.readexactly(size + 2)  # the chunk and its CRLF
+        await reader.readuntil(b"\r\n")  # no trailers expected: the empty line
+    elif length:
         await reader.readexactly(length)
     return status, keep_alive
 
@@ -173,6 +178,33 @@ def run_asyncio(url, *, concurrency, duration, max_requests, timeout=10.0, grace
     return merge(outcomes)
 
 
+def run_inline(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0, processes=1):
+    """Drive `url` from a new thread of this process, with an event loop of its own.
+
+    For notebooks: no process to start (fast), and it works while the kernel's loop runs.
+    It shares this process's GIL with whatever else runs here, so prefer run_asyncio for
+    the committed results.
+    """
+    validate(url, concurrency, duration, max_requests)
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = asyncio.run(
+                drive(url, concurrency=concurrency, duration=duration,
+                      max_requests=max_requests, timeout=timeout, grace=grace)
+            )  # fmt: skip
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="loadgen")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def merge(outcomes):
     """One outcome from several processes' outcomes of the same run."""
     first = outcomes[0]
@@ -207,7 +239,9 @@ def parse_wrk(text, concurrency):
     percentiles = {
         int(p): _seconds(v) for p, v in re.findall(r"^\s+(\d+)%\s+([\d.]+\w+)\s*$", text, re.M)
     }
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
     socket_errors = sum(map(int, socket.groups())) if socket else 0
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     http_errors = int(non_2xx.group(1)) if non_2xx else 0
@@ -239,7 +273,7 @@ def run_wrk(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0
     return parse_wrk(done.stdout, concurrency)
 
 
-GENERATORS = {"asyncio": run_asyncio, "wrk": run_wrk}
+GENERATORS = {"asyncio": run_asyncio, "inline": run_inline, "wrk": run_wrk}
 
 
 def choose(name="auto"):

@@ -69,6 +69,11 @@ def test_production_settings_refuse_to_run_without_a_key():
 
 
 def test_make_lab_keeps_jupyters_token_and_binds_loopback():
-    lab_recipe = (ROOT / "Makefile").read_text().split("\nlab:", 1)[1].split("\n\n", 1)[0]
-    assert "--ip 127.0.0.1" in lab_recipe
-    assert "token" not in lab_recipe.lower(), "make lab must not disable or fix Jupyter's token"
+    from tools.lab import lab_command
+
+    assert "tools/lab.py" in (ROOT / "Makefile").read_text().split("\nlab:", 1)[1].split("\n\n")[0]
+    command = lab_command(8888)
+    assert command[command.index("--ip") + 1] == "127.0.0.1"
+    assert not any("token" in part.lower() for part in command), (
+        "make lab must keep Jupyter's token"
+    )

@@ -148,3 +148,10 @@ def test_logs_hold_what_the_server_wrote():
         while "/hello/async/" not in site.logs() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "/hello/async/" in site.logs()
+
+
+def test_a_site_that_answers_500_fails_with_its_log_instead_of_waiting():
+    with pytest.raises(SiteFailedToStart) as failure:
+        start_site(app="tests.broken_asgi_app:app", timeout=60)
+    assert "HTTP 500" in str(failure.value)
+    assert "answering 500 on purpose" in str(failure.value)

@@ -21,19 +21,25 @@ def _listed(paths, root):
 def exercises(args):
     from .exercises import generate
 
-    report = generate(args.root, check=args.check)
+    report = generate(args.root, check=args.check, force=args.force)
     if report.errors:
         print("Solutions with broken markers (their exercises were not written):")
         print("\n".join(f"  {e}" for e in report.errors))
     if report.changed:
         print("Out of date — run `make exercises`:" if args.check else "Wrote:")
         _listed(report.changed, args.root)
+    if report.kept:
+        print(
+            "Not overwritten: your answers are in these (a `# YOUR CODE HERE` is gone). "
+            "`python -m tutorial exercises --force` replaces them:"
+        )
+        _listed(report.kept, args.root)
     if report.orphans:
         print("Exercises without a solution" + (":" if args.check else " (removed):"))
         _listed(report.orphans, args.root)
     if report.ok:
         print("exercises/ is up to date with solutions/.")
-    failed = report.errors or (args.check and not report.ok)
+    failed = report.errors or report.kept or (args.check and not report.ok)
     return 1 if failed else 0
 
 
@@ -74,13 +80,13 @@ def parse(argv):
     parser = argparse.ArgumentParser(prog="python -m tutorial", description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=nbs.ROOT, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, run, helptext in (
-        ("exercises", exercises, "write exercises/ from solutions/"),
-        ("nav", nav, "write the navigation cells of notebooks/ and solutions/"),
-    ):
-        command = commands.add_parser(name, help=helptext)
-        command.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
-        command.set_defaults(run=run)
+    command = commands.add_parser("exercises", help="write exercises/ from solutions/")
+    command.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+    command.add_argument("--force", action="store_true", help="overwrite exercises you worked in")
+    command.set_defaults(run=exercises)
+    command = commands.add_parser("nav", help="write the nav cells of notebooks/ and solutions/")
+    command.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+    command.set_defaults(run=nav)
     commands.add_parser("clean-outputs", help="strip outputs from notebooks").set_defaults(
         run=clean_outputs
     )

@@ -25,9 +25,15 @@ def expected_sum_of_squares(n):
     return (n - 1) * n * (2 * n - 1) // 6 if n > 0 else 0
 
 
-def rounds_for(seconds, *, sample=200_000):
-    """How large an `n` makes sum_of_squares(n) take about `seconds` on this machine, now."""
-    started = time.perf_counter()
-    sum_of_squares(sample)
-    per_round = (time.perf_counter() - started) / sample
-    return max(sample, int(seconds / per_round))
+def rounds_for(seconds, *, sample=200_000, tries=3):
+    """How large an `n` makes sum_of_squares(n) take about `seconds` on this machine.
+
+    Times a small sample `tries` times and keeps the fastest: a busy moment makes a try slower,
+    never faster, so the fastest is closest to what the machine can do.
+    """
+    fastest = float("inf")
+    for _ in range(tries):
+        started = time.perf_counter()
+        sum_of_squares(sample)
+        fastest = min(fastest, time.perf_counter() - started)
+    return max(sample, int(seconds * sample / fastest))

@@ -89,10 +89,11 @@ class Report:
     changed: list = field(default_factory=list)  # exercises written, or that differ (--check)
     orphans: list = field(default_factory=list)  # exercises with no solution
     errors: list = field(default_factory=list)  # solutions that cannot be turned into exercises
+    kept: list = field(default_factory=list)  # exercises a learner has worked in: not overwritten
 
     @property
     def ok(self):
-        return not (self.changed or self.orphans or self.errors)
+        return not (self.changed or self.orphans or self.errors or self.kept)
 
 
 def expected(root=nbs.ROOT):
@@ -109,8 +110,21 @@ def expected(root=nbs.ROOT):
     return built, errors
 
 
-def generate(root=nbs.ROOT, check=False):
-    """Write (or with check=True, compare) exercises/ against solutions/; return a Report."""
+def _stubs(nb):
+    return sum(c.source.count(STUB[0]) for c in nb.cells if c.cell_type == "code")
+
+
+def worked_in(path, fresh):
+    """True when the exercise at `path` has fewer stubs than a fresh one: a learner's answers."""
+    return path.exists() and _stubs(nbs.read(path)) < _stubs(fresh)
+
+
+def generate(root=nbs.ROOT, check=False, force=False):
+    """Write (or with check=True, compare) exercises/ against solutions/; return a Report.
+
+    An exercise someone has answered in (a stub is gone) is kept unless `force`: `make exercises`
+    must never eat a learner's work.
+    """
     report = Report()
     built, errors = expected(root)
     report.errors = [f"{nbs.relative(p, root)}: {e}" for p, e in errors.items()]
@@ -119,6 +133,8 @@ def generate(root=nbs.ROOT, check=False):
         if check:
             if not path.exists() or path.read_text(encoding="utf-8") != nbs.dumps(nb):
                 report.changed.append(path)
+        elif not force and worked_in(path, nb):
+            report.kept.append(path)
         elif nbs.write(nb, path):
             report.changed.append(path)
     for path in nbs.numbered("exercises", root):

@@ -86,6 +86,22 @@ class LoadResult:
         )
 
 
+def most_at_once(spans):
+    """The largest number of (label, start, end) spans in progress at the same moment.
+
+    1 means they ran strictly one after another; n means all n overlapped somewhere.
+    """
+    events = sorted(
+        [(start, 1) for _, start, _ in spans] + [(end, -1) for _, _, end in spans],
+        key=lambda event: (event[0], event[1]),  # an end before a start at the same instant
+    )
+    running = most = 0
+    for _, step in events:
+        running += step
+        most = max(most, running)
+    return most
+
+
 def check_local(url):
     host = urlsplit(url).hostname
     if host not in LOCAL_HOSTS:

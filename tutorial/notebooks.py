@@ -135,13 +135,15 @@ def execute(nb, cwd, timeout=60):
         nb,
         km=manager,
         timeout=timeout,
+        interrupt_on_timeout=True,  # a hung cell becomes an error in that cell; the rest runs
         allow_errors=True,
         record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
     )
     # The kernel process's own stderr (an "unencrypted TCP" warning) is noise here; what cells
     # print comes over the kernel protocol.
-    client.execute(stderr=subprocess.DEVNULL)
+    # cleanup_kc: we made the kernel manager, so nbclient would leave the kernel running.
+    client.execute(cleanup_kc=True, stderr=subprocess.DEVNULL)
     return nb
 
 

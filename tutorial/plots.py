@@ -61,3 +61,26 @@ def plot_throughput(rows, *, ideal=None, title=None, ax=None):
     ax.legend()
     ax.grid(alpha=0.3, which="both")
     return ax
+
+
+def plot_timelines(panels, *, title=None, color_by=None):
+    """Several timelines stacked on one time axis, to compare them at a glance.
+
+    `panels`: a dict {panel title: spans}, each spans as for `plot_timeline`.
+    Returns the list of Axes.
+    """
+    panels = dict(panels)
+    rows = [max(len(list(spans)), 1) for spans in panels.values()]
+    height = min(10, 1 + sum(0.25 * r + 0.6 for r in rows))
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(8, height), sharex=True, height_ratios=rows, squeeze=False
+    )
+    axes = [row[0] for row in axes]
+    for ax, (name, spans) in zip(axes, panels.items(), strict=True):
+        plot_timeline(spans, title=name, ax=ax, color_by=color_by)
+    for ax in axes[:-1]:
+        ax.set_xlabel("")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return axes

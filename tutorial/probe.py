@@ -1,49 +1,40 @@
-"""Look at the running server from outside while a load runs: its threads, its memory.
+"""Look at the running server from outside: its threads during a load, its memory, its workers.
 
     load = fire(site.url + "/sync/sleep/?delay=0.2", n=10)
     result, threads = await peak_threads(site, load)
     threads.extra        # threads the server started for this load (peak minus before)
+    memory_mb(site)      # resident memory of the whole server
+    await wait_for_workers(site, 4)   # before loading a multi-worker server
 
 Reads the operating system's view of the server's processes (psutil on `site.pids()`), so it
 works for every server and every endpoint, even one whose event loop is stuck.
 """
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
+import httpx
 import psutil
 
 
-def _processes(site):
-    processes = []
+def _sum_over_server(site, measure):
+    """Add up `measure(process)` over the server's process tree, skipping processes that exit."""
+    total = 0
     for pid in site.pids():
-        try:
-            processes.append(psutil.Process(pid))
-        except psutil.NoSuchProcess:
-            pass  # a worker that exited between the listing and now
-    return processes
+        with contextlib.suppress(psutil.NoSuchProcess):  # a worker may exit while we look
+            total += measure(psutil.Process(pid))
+    return total
 
 
 def thread_count(site):
     """Threads in the server's whole process tree right now (supervisor, server, workers)."""
-    total = 0
-    for process in _processes(site):
-        try:
-            total += process.num_threads()
-        except psutil.NoSuchProcess:
-            pass
-    return total
+    return _sum_over_server(site, lambda process: process.num_threads())
 
 
 def memory_mb(site):
     """Resident memory of the server's whole process tree, in MB."""
-    total = 0
-    for process in _processes(site):
-        try:
-            total += process.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total / 2**20
+    return _sum_over_server(site, lambda process: process.memory_info().rss) / 2**20
 
 
 @dataclass
@@ -89,3 +80,19 @@ async def peak_threads(site, load, *, every=0.005):
         peak = max(peak, thread_count(site))
         await asyncio.wait([task], timeout=every)
     return task.result(), ThreadPeak(before, peak)
+
+
+async def wait_for_workers(site, workers, *, path="/sync/sleep/?delay=0.05", timeout=20.0):
+    """Wait until `workers` different server processes have answered `path`.
+
+    gunicorn answers as soon as its first worker is up, while the others are still importing
+    Django; a load sent then queues behind the ready ones. Returns the set of worker PIDs seen.
+    """
+    seen = set()
+    async with asyncio.timeout(timeout), httpx.AsyncClient(timeout=timeout) as client:
+        while len(seen) < workers:
+            responses = await asyncio.gather(
+                *(client.get(site.url + path) for _ in range(2 * workers))
+            )
+            seen |= {response.json()["pid"] for response in responses}
+    return seen

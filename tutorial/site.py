@@ -51,7 +51,8 @@ def _listening_socket():
 def _server_command(server, fd, port, *, app, workers, threads, worker_class, access_log):
     python = [sys.executable, "-m"]
     if server == "uvicorn":
-        cmd = python + ["uvicorn", app or "config.asgi:application", "--fd", str(fd)]
+        # tutorial.uvicorn_fd: uvicorn's CLI, but with TCP_NODELAY on (+40 ms per request without).
+        cmd = python + ["tutorial.uvicorn_fd", app or "config.asgi:application", "--fd", str(fd)]
         cmd += ["--workers", str(workers)] if workers > 1 else []
         return cmd + ([] if access_log else ["--no-access-log"])
     if server == "daphne":
@@ -237,6 +238,11 @@ def _wait_until_healthy(site, health_path, timeout):
                 response = client.get(site.url + health_path)
                 if response.status_code == 200:
                     return
+                if response.status_code >= 500:  # it runs but is broken: waiting will not help
+                    raise SiteFailedToStart(
+                        f"{site.server} answered {health_path} with HTTP {response.status_code}.\n"
+                        f"Last lines of its log:\n{site.logs(20)}"
+                    )
                 last_error = f"HTTP {response.status_code}"
             except httpx.TransportError as error:
                 last_error = type(error).__name__

@@ -75,9 +75,7 @@ class Timeline:
             end = self.now()
             with self._lock:
                 del self._running[id(key)]
-                self.spans.append(
-                    Span(label, start, end, outcome, threading.current_thread().name)
-                )
+                self.spans.append(Span(label, start, end, outcome, threading.current_thread().name))
 
     def track(self, label, awaitable):
         """Await `awaitable` inside a span: `await timeline.track("fetch", fetch())`."""
@@ -102,17 +100,9 @@ class Timeline:
             task.cancel()
         return len(tasks)
 
-    def max_overlap(self, spans=None):
+    def max_overlap(self):
         """Most spans running at one instant: 1 means one after the other, N means all at once."""
-        events = []
-        for span in self.spans if spans is None else spans:
-            events += [(span.start, 1), (span.end, -1)]
-        # At equal times an end sorts before a start: touching spans do not overlap.
-        running = most = 0
-        for _, step in sorted(events):
-            running += step
-            most = max(most, running)
-        return most
+        return max_overlap(self.spans)
 
     def outcomes(self):
         """{label: outcome} of the finished spans."""
@@ -120,12 +110,31 @@ class Timeline:
 
     def elapsed(self):
         """From the first start to the last end of the recorded spans."""
-        if not self.spans:
-            return 0.0
-        return max(s.end for s in self.spans) - min(s.start for s in self.spans)
+        return elapsed(self.spans)
 
     def __repr__(self):
         return f"<Timeline {len(self.spans)} spans, {len(self.running)} running>"
+
+
+def max_overlap(spans):
+    """Most of `spans` ((label, start, end, ...) tuples) running at one instant."""
+    events = []
+    for _, start, end, *_ in spans:
+        events += [(start, 1), (end, -1)]
+    # At equal times an end sorts before a start: spans that only touch do not overlap.
+    running = most = 0
+    for _, step in sorted(events):
+        running += step
+        most = max(most, running)
+    return most
+
+
+def elapsed(spans):
+    """From the first start to the last end of `spans` ((label, start, end, ...) tuples)."""
+    spans = list(spans)
+    if not spans:
+        return 0.0
+    return max(end for _, _, end, *_ in spans) - min(start for _, start, _, *_ in spans)
 
 
 class LoopLag:

@@ -7,11 +7,20 @@ start several differently configured copies side by side without editing files:
 - DJANGO_SECRET_KEY          generated per start by start_site(); a random one per process otherwise
 - DJANGO_DEBUG=1             debug pages (off by default: learners should see what production sees)
 - COMPANION_SYNC_MIDDLEWARE=1  add one sync-only middleware (lesson 09: what mixing costs)
+- COMPANION_LEAN_MIDDLEWARE=1  only the async-capable timing middleware, none of Django's
+                               built-in ones (lesson 13: what their thread hops cost under ASGI)
 - COMPANION_LOG_LEVEL        level of the `django.request` and `demo` loggers (default INFO)
+- COMPANION_SQLITE_NAIVE=1    SQLite without the options below (deferred transactions, rollback
+                               journal) and timeout 0: lesson 07's "database is locked"
+- COMPANION_CONN_MAX_AGE       seconds to keep a DB connection between requests (default 0; lesson 12)
+- COMPANION_TASKS_BACKEND      django.tasks backend: "immediate" (default) or "dummy" (lesson 10)
+- COMPANION_MARKER_DIR         where background-work demos write marker files (default: beside the
+                               DB file, or a temp folder without COMPANION_DB) (lesson 10)
 """
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -42,7 +51,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "demo.middleware.RequestTimingMiddleware",
+    "demo.inflight.InFlightMiddleware",
 ]
+if _flag("COMPANION_LEAN_MIDDLEWARE"):
+    # Lesson 13: Django's built-in middleware are MiddlewareMixin classes, whose async path runs
+    # each process_request/process_response through sync_to_async — about ten thread hops per
+    # request under ASGI. A JSON API on 127.0.0.1 needs none of them.
+    MIDDLEWARE = ["demo.middleware.RequestTimingMiddleware"]
 if _flag("COMPANION_SYNC_MIDDLEWARE"):
     # Deliberately sync-only: Django must adapt it with sync_to_async for every request.
     MIDDLEWARE.append("demo.middleware.SyncOnlyMiddleware")
@@ -72,7 +87,27 @@ DATABASES = {
         },
     }
 }
+if _flag("COMPANION_SQLITE_NAIVE"):
+    # Deliberately bad: no waiting for the lock, and transactions that read first take the write
+    # lock only when they write, so concurrent read-then-write transactions fail at once.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 0}
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("COMPANION_CONN_MAX_AGE") or 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# django.tasks (Django 6.0+): both built-in backends are for development only; neither runs a
+# task in the background (lesson 10).
+_TASK_BACKENDS = {
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+    "dummy": "django.tasks.backends.dummy.DummyBackend",
+}
+TASKS = {
+    "default": {"BACKEND": _TASK_BACKENDS[os.environ.get("COMPANION_TASKS_BACKEND") or "immediate"]}
+}
+_DB_FOLDER = Path(os.environ["COMPANION_DB"]).parent if os.environ.get("COMPANION_DB") else None
+MARKER_DIR = Path(
+    os.environ.get("COMPANION_MARKER_DIR")
+    or (_DB_FOLDER or Path(tempfile.gettempdir())) / "companion-markers"
+)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

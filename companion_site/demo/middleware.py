@@ -1,5 +1,6 @@
 """Two middlewares: one written for both worlds, one sync-only to show what mixing costs."""
 
+import threading
 import time
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -32,6 +33,9 @@ class RequestTimingMiddleware:
     @staticmethod
     def _stamp(response, started):
         response["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+        # Where this middleware ran: the event loop's thread, or a worker thread when a sync-only
+        # middleware below it has put the stack in sync mode (lesson 09).
+        response["X-Middleware-Thread"] = threading.current_thread().name
         return response
 
 

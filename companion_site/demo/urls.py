@@ -2,12 +2,29 @@
 
 from django.urls import path
 
-from .views import bridges, executor_orm, fanout, items, mixing, pages, sleeping, streaming
+from .views import (
+    accounts,
+    background,
+    bridges,
+    executor_orm,
+    fanout,
+    items,
+    live,
+    mixing,
+    orm,
+    pages,
+    scaling,
+    signalling,
+    sleeping,
+    streaming,
+)
 
 urlpatterns = [
     path("", pages.index, name="index"),
     path("health/", pages.health, name="health"),
     path("stats/", pages.stats, name="stats"),
+    path("live/", live.live_page, name="live"),
+    path("live/events/", live.live_events, name="live-events"),
     path("async/sleep/", sleeping.async_sleep, name="async-sleep"),
     path("sync/sleep/", sleeping.sync_sleep, name="sync-sleep"),
     path("async/blocking/", sleeping.async_blocking, name="async-blocking"),
@@ -21,6 +38,8 @@ urlpatterns = [
     path("async/executor-orm/", executor_orm.executor_orm, name="executor-orm"),
     path("items/", items.items, name="items"),
     path("items/<int:item_id>/", items.item_detail, name="item-detail"),
+    path("orm/gather/", orm.gather_queries, name="orm-gather"),
+    path("orm/ticket/", orm.ticket, name="orm-ticket"),
     path("stream/", streaming.stream, name="stream"),
     path("stream/open/", streaming.open_streams, name="stream-open"),
     path("fanout/", fanout.fan_out, name="fanout"),
@@ -31,4 +50,16 @@ urlpatterns = [
     path("mystery/b/", mixing.mystery_b, name="mystery-b"),
     path("mystery/c/", mixing.mystery_c, name="mystery-c"),
     path("mystery/d/", mixing.mystery_d, name="mystery-d"),
+    path("background/create-task/", background.create_task, name="background-create-task"),
+    path("background/enqueue/", background.enqueue, name="background-enqueue"),
+    path("background/executor/", background.in_executor, name="background-executor"),
+    path("background/marker/<slug:name>/", background.marker, name="background-marker"),
+    path("auth/signup/", accounts.signup, name="auth-signup"),
+    path("auth/login/", accounts.login, name="auth-login"),
+    path("auth/logout/", accounts.logout, name="auth-logout"),
+    path("auth/whoami/", accounts.whoami, name="auth-whoami"),
+    path("session/visits/", accounts.visits, name="session-visits"),
+    path("signals/ping/", signalling.ping, name="signals-ping"),
+    path("scaling/cpu/", scaling.cpu, name="scaling-cpu"),
+    path("scaling/db-connection/", scaling.db_connection, name="scaling-db-connection"),
 ]

@@ -22,6 +22,8 @@ from .core import fail
 BLOCKED_AFTER = 0.25
 _HEARTBEAT = 0.01
 _LIBRARY_PARTS = ("site-packages", "/lib/python3", "/tutorial/")
+# Every "not started" hint opens with this; `python -m tutorial progress` reads it back.
+NOT_STARTED = "Not started"
 
 
 def _name(fn):
@@ -58,7 +60,7 @@ def _raised_by_stub(error):
 def _explain_exception(fn, error):
     if _raised_by_stub(error):
         fail(
-            f"Not started: {_name(fn)} still raises NotImplementedError. "
+            f"{NOT_STARTED}: {_name(fn)} still raises NotImplementedError. "
             "Replace `# YOUR CODE HERE` and the raise with your code.",
             kind="not_started",
         )
@@ -147,9 +149,21 @@ class _LoopWatch:
         self._last = now
 
     def stop(self):
-        self._note()
-        self._task.cancel()
+        if not self._task.done():
+            self._note()
+            self._task.cancel()
         return self.worst
+
+
+def _fail_if_blocked(fn, worst, started):
+    if worst > BLOCKED_AFTER:
+        fail(
+            f"{_name(fn)} blocked the event loop for {worst:.2f} s in one go "
+            f"(it ran {time.perf_counter() - started:.2f} s): no other task could run.\n"
+            "time.sleep, a sync HTTP client or CPU work in async code does that: use "
+            "await asyncio.sleep, an async client, or move the work to a thread.",
+            kind="blocked",
+        )
 
 
 async def call_async(fn, *args, timeout=10.0, allow_blocking=False, **kwargs):
@@ -169,6 +183,7 @@ async def call_async(fn, *args, timeout=10.0, allow_blocking=False, **kwargs):
     except TimeoutError as error:
         if not deadline.expired():  # their own timeout, not ours
             _explain_exception(fn, error)
+        _fail_if_blocked(fn, watch.stop(), started)  # blocked past the deadline: say that
         fail(
             f"{_name(fn)} did not finish in {timeout:g} s — is something awaiting forever "
             "(an Event never set, a task never finished, a server that never answers)?",
@@ -182,14 +197,8 @@ async def call_async(fn, *args, timeout=10.0, allow_blocking=False, **kwargs):
         _explain_exception(fn, error)
     finally:
         worst = watch.stop()
-    if not allow_blocking and worst > BLOCKED_AFTER:
-        fail(
-            f"{_name(fn)} blocked the event loop for {worst:.2f} s in one go "
-            f"(it ran {time.perf_counter() - started:.2f} s): no other task could run.\n"
-            "time.sleep, a sync HTTP client or CPU work in async code does that: use "
-            "await asyncio.sleep, an async client, or move the work to a thread.",
-            kind="blocked",
-        )
+    if not allow_blocking:
+        _fail_if_blocked(fn, worst, started)
     return reject_coroutines(fn, value)
 
 

@@ -100,6 +100,7 @@ async def _call(client, url, timeout, strict, record, page):
 
 async def _run(mode, client, calls, timeout, strict, page):
     """Run every call in `mode`; return the first error that escaped (strict only), or None."""
+
     def start(call):
         return _call(client, call["url"], timeout, strict, call["record"], page)
 
@@ -200,9 +201,12 @@ async def upstream_item(request, item_id):
     peer_port = request.META.get("REMOTE_PORT")
     return JsonResponse(
         where_and_when(
-            "upstream_item", started, n=item_id, delay=delay,
+            "upstream_item",
+            started,
+            n=item_id,
+            delay=delay,
             peer_port=int(peer_port) if peer_port else None,
-        )  # fmt: skip
+        )
     )
 
 

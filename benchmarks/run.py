@@ -1,0 +1,225 @@
+"""`python -m benchmarks [--quick]`: start each configuration, load it, write the results.
+
+Each configuration gets a fresh server from tutorial.site on 127.0.0.1 (so its peak threads and
+memory are its own), then one bounded load run per concurrency level while a sampler watches
+the server's process tree. A server that fails to start, or a generator that is missing, is
+one clear line: the other configurations still run. No server is left behind (checked at the
+end).
+"""
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from tqdm import tqdm
+
+from tutorial.hops import time_hops
+from tutorial.site import start_site
+
+from . import configs, loadgen, report
+from .sampler import PeakSampler
+from .stats import summarize
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CEILING_CONCURRENCY = 200
+
+
+def _args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="CI's run: ≤ 60 s")
+    parser.add_argument("--configs", nargs="+", metavar="NAME", help="only these configurations")
+    parser.add_argument("--levels", nargs="+", type=int, metavar="C", help="concurrency levels")
+    parser.add_argument("--duration", type=float, help="seconds of load per level")
+    parser.add_argument("--max-requests", type=int, help="request budget per level")
+    parser.add_argument("--delay", type=float, default=configs.DELAY, help="I/O delay, seconds")
+    parser.add_argument("--generator", default="auto", help="auto, asyncio or wrk")
+    parser.add_argument("--processes", type=int, default=1, help="load generator processes")
+    parser.add_argument("--no-hops", action="store_true", help="skip the one-hop microbenchmark")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip measuring the generator")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="results folder")
+    return parser.parse_args(argv)
+
+
+def request_budget(concurrency, delay, duration, io=True):
+    """Enough requests for `duration` at 1.5 × the ideal rate, within the generator's cap."""
+    if not io:
+        return loadgen.MAX_REQUESTS
+    return min(loadgen.MAX_REQUESTS, math.ceil(1.5 * concurrency / delay * duration) + concurrency)
+
+
+def describe(result, delay):
+    """One line per level, every figure also as a fraction of the ideal."""
+    p50, p99 = (
+        f"{x * 1000:.0f} ms" if not math.isnan(x) else "—" for x in (result.p50, result.p99)
+    )
+    if result.ratio is not None:
+        rate = (f"{result.throughput:.0f} req/s = {result.ratio:.2f} of ideal "
+                f"{result.concurrency / delay:.0f}")  # fmt: skip
+        p50 += f" ({result.p50 / delay:.1f}× delay)" if not math.isnan(result.p50) else ""
+        p99 += f" ({result.p99 / delay:.1f}× delay)" if not math.isnan(result.p99) else ""
+    else:
+        rate = f"{result.throughput:.0f} req/s"
+    return (f"{result.config} C={result.concurrency}: {rate}; p50 {p50}, p99 {p99}; "
+            f"{result.errors} errors, {result.unfinished} unfinished; "
+            f"peak {result.peak_threads} threads, {result.peak_rss_mb:.0f} MB; "
+            f"server CPU {result.cpu_ms:.2f} ms per request")  # fmt: skip
+
+
+def measure(site, config, concurrency, *, options, generator):
+    """Load `site` with `config`'s URL at `concurrency`; a Result with peaks filled in."""
+    url = config.url(site.url, options.delay)
+    budget = options.max_requests or request_budget(
+        concurrency, options.delay, options.duration, config.io
+    )
+    with PeakSampler(site.pids) as peak:
+        outcome = generator(url, concurrency=concurrency, duration=options.duration,
+                            max_requests=budget, timeout=options.timeout,
+                            grace=options.grace, processes=options.processes)  # fmt: skip
+    result = summarize(config.name, outcome, delay=options.delay if config.io else None)
+    result.peak_rss_mb, result.peak_threads = peak.rss / 2**20, peak.threads
+    result.cpu_ms = peak.cpu / result.ok * 1000 if result.ok else math.nan
+    if outcome.get("error_kinds"):
+        kinds = ", ".join(f"{k} ×{n}" for k, n in outcome["error_kinds"].items() if n)
+        result.note = f"errors: {kinds}" if kinds else ""
+    return result
+
+
+def measure_ceiling(options, generator):
+    """Requests/s the generator reaches against the Starlette peer's trivial /hello/."""
+    with start_site("uvicorn", app=configs.PEER_APP) as site:
+        outcome = generator(site.url + "/hello/", concurrency=CEILING_CONCURRENCY,
+                            duration=options.duration, max_requests=loadgen.MAX_REQUESTS,
+                            timeout=options.timeout, grace=options.grace,
+                            processes=options.processes)  # fmt: skip
+    return summarize("ceiling", outcome).throughput
+
+
+def run_configuration(config, levels, *, options, generator, bar, failures):
+    """All levels of one configuration; restarts its server after a level left requests unanswered."""
+    results, site = [], None
+    try:
+        for concurrency in levels:
+            if site is None:
+                site = start_site(config.server, **config.site)
+            result = measure(site, config, concurrency, options=options, generator=generator)
+            if result.unfinished or not site.running:
+                # Queued requests would keep the server busy into the next level: start afresh.
+                site.stop()
+                site = None
+                result.note = (result.note + "; " if result.note else "") + (
+                    f"{result.unfinished} requests still unanswered after the run: server restarted"
+                )
+            results.append(result)
+            bar.write(describe(result, options.delay))
+            bar.update()
+    except Exception as error:  # one configuration failing must not stop the others
+        line = f"{config.name}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        failures.append(line)
+        bar.write(f"✗ {line}")
+        bar.update(len(levels) - len(results))
+    finally:
+        if site is not None:
+            site.stop()
+    return results
+
+
+def compare(names, levels, *, duration=1.0, delay=configs.DELAY, grace=1.0):
+    """Run the configurations `names` at each concurrency in `levels` now; return their Results.
+
+    For a notebook: no report is written and no generator ceiling is measured. Look a result
+    up with `results_by(results)[name, concurrency]`.
+    """
+    options = _args(["--duration", str(duration), "--delay", str(delay)])
+    options.timeout, options.grace = 10.0, grace
+    results, failures = [], []
+    chosen = configs.select(names)
+    with tqdm(total=len(chosen) * len(levels), unit="run", file=sys.stderr) as bar:
+        for config in chosen:
+            bar.set_description(config.name[:40])
+            results += run_configuration(config, levels, options=options,
+                                         generator=loadgen.run_inline, bar=bar,
+                                         failures=failures)  # fmt: skip
+    if failures:
+        raise RuntimeError("; ".join(failures))
+    return results
+
+
+def results_by(results):
+    """{(configuration name, concurrency): Result} for the Results of a run."""
+    return {(r.config, r.concurrency): r for r in results}
+
+
+def leftover_servers():
+    """Processes this run started that are still alive (there should be none)."""
+    return [p for p in psutil.Process().children(recursive=True) if p.is_running()]
+
+
+def main(argv=None):
+    options = _args(argv)
+    options.duration = options.duration or (1.5 if options.quick else 4.0)
+    options.timeout, options.grace = 10.0, (1.0 if options.quick else 2.0)
+    levels = options.levels or (configs.QUICK_LEVELS if options.quick else configs.LEVELS)
+    chosen = configs.select(options.configs, quick=options.quick)
+    started = time.perf_counter()
+    failures = []
+    info = report.machine()
+
+    try:
+        name, generator, why = loadgen.choose(options.generator)
+    except (loadgen.GeneratorMissing, ValueError) as error:
+        name, generator, why = "asyncio", loadgen.run_asyncio, f"{error}; using the asyncio one"
+        failures.append(str(error))
+    print(f"Load generator: {name} ({why}); {options.processes} process(es)")
+    print(f"Machine: {info['cores']} cores, Python {info['python']}, load average "
+          f"{info['load_average']}")  # fmt: skip
+
+    ceiling = None
+    if not options.no_ceiling:
+        try:
+            ceiling = measure_ceiling(options, generator)
+            print(f"Generator ceiling: {ceiling:.0f} req/s against Starlette /hello/ at "
+                  f"C={CEILING_CONCURRENCY}; an ideal above that measures the generator too")  # fmt: skip
+        except Exception as error:
+            failures.append(f"ceiling not measured: {type(error).__name__}: {error}")
+            print(f"✗ {failures[-1]}")
+
+    results = []
+    with tqdm(total=len(chosen) * len(levels), unit="run", file=sys.stderr) as bar:
+        for config in chosen:
+            bar.set_description(config.name[:40])
+            results += run_configuration(
+                config, levels, options=options, generator=generator, bar=bar, failures=failures
+            )
+
+    hops = None
+    if not options.no_hops:
+        hops = time_hops(n=300)
+        for hop, us in hops.items():
+            print(f"  hop {hop}: {us:.1f} µs")
+
+    left = leftover_servers()
+    if left:
+        for process in left:
+            process.kill()
+        failures.append(f"{len(left)} processes were left behind and have been killed")
+    print("No server left behind." if not left else f"✗ {failures[-1]}")
+
+    stem = "quick" if options.quick else "full"
+    whys = {c.name: c.why for c in chosen}
+    text = report.markdown(results, info=info, generator=f"{name} ({why})", ceiling=ceiling,
+                           delay=options.delay, hops=hops, failures=failures, whys=whys,
+                           title=f"Benchmark ({stem} run, {time.perf_counter() - started:.0f} s)")  # fmt: skip
+    paths = report.save(results, options.output, stem, text=text, info=info, generator=name,
+                        ceiling=ceiling, delay=options.delay, hops=hops)  # fmt: skip
+    print(f"Wrote {', '.join(str(p) for p in paths if p.exists())} "
+          f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
+    return results, failures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Pure arithmetic on one load run: throughput, latency percentiles, the ratio to the ideal."""
+
+import math
+from dataclasses import asdict, dataclass
+
+
+def ideal_throughput(concurrency, delay):
+    """Requests/s if every request took exactly `delay` seconds and none waited: C / delay."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    if not delay > 0:
+        raise ValueError(f"delay must be positive to have an ideal, got {delay}")
+    return concurrency / delay
+
+
+def percentile(values, p):
+    """The nearest-rank `p`-th percentile (0-100) of `values`; nan when there are none."""
+    if not 0 <= p <= 100:
+        raise ValueError(f"percentile must be between 0 and 100, got {p}")
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Result:
+    """One configuration at one concurrency level, ready for the table and the plot."""
+
+    config: str
+    concurrency: int
+    ok: int
+    elapsed: float
+    throughput: float
+    p50: float
+    p99: float
+    errors: int
+    unfinished: int
+    ratio: float | None  # throughput / ideal; None where there is no ideal (trivial views)
+    peak_rss_mb: float = math.nan
+    peak_threads: int = 0
+    cpu_ms: float = math.nan  # server CPU per successful request, ms (robust to a busy machine)
+    note: str = ""
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def summarize(config, outcome, *, delay=None):
+    """A Result from a generator's raw outcome (see benchmarks.loadgen).
+
+    `delay`: the view's I/O delay in seconds, giving the ideal C / delay; None for views that
+    do no I/O (their figures are compared with the Starlette peer instead).
+    """
+    elapsed = outcome["elapsed"]
+    if elapsed <= 0:
+        raise ValueError(f"elapsed must be positive, got {elapsed}")
+    concurrency = outcome["concurrency"]
+    if "latencies" in outcome:
+        latencies = outcome["latencies"]
+        ok, p50, p99 = len(latencies), percentile(latencies, 50), percentile(latencies, 99)
+    else:  # wrk reports percentiles, not each request
+        ok = outcome["ok"]
+        p50 = outcome["percentiles"].get(50, math.nan)
+        p99 = outcome["percentiles"].get(99, math.nan)
+    throughput = ok / elapsed
+    ratio = throughput / ideal_throughput(concurrency, delay) if delay else None
+    return Result(config, concurrency, ok, elapsed, throughput, p50, p99,
+                  outcome["errors"], outcome["unfinished"], ratio)  # fmt: skip

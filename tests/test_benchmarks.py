@@ -1,0 +1,213 @@
+"""The benchmark harness: its arithmetic, its refusals, and a tiny end-to-end run (no timing asserted)."""
+
+import asyncio
+import math
+
+import psutil
+import pytest
+
+from benchmarks import configs, loadgen, report, run
+from benchmarks.sampler import PeakSampler
+from benchmarks.stats import ideal_throughput, percentile, summarize
+from tutorial.site import start_site
+
+WRK_OUTPUT = """\
+Running 2s test @ http://127.0.0.1:8000/sleep/?delay=0.1
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   101.20ms    1.10ms 110.00ms   90.00%
+  Latency Distribution
+     50%  100.90ms
+     75%  101.50ms
+     90%  102.40ms
+     99%  105.70ms
+  980 requests in 2.01s, 150.00KB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 10
+Requests/sec:    487.56
+Transfer/sec:     74.62KB
+"""
+
+
+def outcome(latencies, *, concurrency=10, elapsed=2.0, errors=0, unfinished=0):
+    return {"concurrency": concurrency, "elapsed": elapsed, "latencies": latencies,
+            "errors": errors, "error_kinds": {}, "unfinished": unfinished}  # fmt: skip
+
+
+# --- pure arithmetic ------------------------------------------------------------------------
+
+
+def test_ideal_is_concurrency_over_delay():
+    assert ideal_throughput(200, 0.1) == pytest.approx(2000)
+    assert ideal_throughput(1, 0.5) == pytest.approx(2)
+
+
+@pytest.mark.parametrize(("concurrency", "delay"), [(0, 0.1), (10, 0), (10, -1), (10, math.nan)])
+def test_ideal_refuses_what_has_no_ideal(concurrency, delay):
+    with pytest.raises(ValueError):
+        ideal_throughput(concurrency, delay)
+
+
+def test_percentile_is_nearest_rank():
+    values = list(range(1, 101))  # 1..100
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile(values, 0) == 1
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0  # unsorted input
+
+
+def test_percentile_of_nothing_is_nan_and_bad_ranks_are_refused():
+    assert math.isnan(percentile([], 50))
+    for bad in (-1, 101):
+        with pytest.raises(ValueError):
+            percentile([1.0], bad)
+
+
+def test_summarize_counts_only_successes_and_compares_with_the_ideal():
+    result = summarize("x", outcome([0.1] * 90 + [0.3] * 10, errors=5, unfinished=2), delay=0.1)
+    assert result.ok == 100
+    assert result.throughput == pytest.approx(50.0)  # 100 requests in 2 s
+    assert result.ratio == pytest.approx(50.0 / 100.0)  # ideal: 10 / 0.1 s
+    assert (result.p50, result.p99) == (0.1, 0.3)
+    assert (result.errors, result.unfinished) == (5, 2)
+
+
+def test_summarize_without_delay_has_no_ratio_and_refuses_zero_elapsed():
+    assert summarize("hello", outcome([0.001] * 10)).ratio is None
+    with pytest.raises(ValueError):
+        summarize("x", outcome([0.1], elapsed=0.0), delay=0.1)
+
+
+def test_wrk_output_is_parsed_into_the_same_outcome():
+    parsed = loadgen.parse_wrk(WRK_OUTPUT, 50)
+    assert parsed["ok"] == 970 and parsed["errors"] == 15
+    assert parsed["percentiles"][50] == pytest.approx(0.1009)
+    assert parsed["percentiles"][99] == pytest.approx(0.1057)
+    assert parsed["elapsed"] == pytest.approx(2.01)
+    result = summarize("wrk", parsed, delay=0.1)
+    assert result.ratio == pytest.approx(970 / 2.01 / 500)
+
+
+def test_merging_processes_adds_counts_and_keeps_the_longest_elapsed():
+    merged = loadgen.merge([outcome([0.1] * 3, concurrency=5, elapsed=1.0, errors=1),
+                            outcome([0.2] * 2, concurrency=5, elapsed=1.5, unfinished=1)])  # fmt: skip
+    assert merged["concurrency"] == 10 and merged["elapsed"] == 1.5
+    assert sorted(merged["latencies"]) == [0.1, 0.1, 0.1, 0.2, 0.2]
+    assert (merged["errors"], merged["unfinished"], merged["processes"]) == (1, 1, 2)
+
+
+def test_request_budget_follows_the_ideal_and_stays_under_the_cap():
+    assert run.request_budget(50, 0.1, 2.0) == math.ceil(1.5 * 500 * 2.0) + 50
+    assert run.request_budget(5000, 0.001, 60) == loadgen.MAX_REQUESTS
+
+
+def test_markdown_report_has_the_machine_the_ratio_and_a_reason_below_half():
+    results = [summarize("slow", outcome([0.1] * 10), delay=0.1),  # 5 req/s of 100: 0.05
+               summarize("hello: starlette", outcome([0.001] * 100))]  # fmt: skip
+    text = report.markdown(results, info=report.machine(), generator="asyncio", ceiling=1234.0,
+                           delay=0.1, whys={"slow": "because it is slow"})  # fmt: skip
+    assert "cores" in text and "django" in text and "1234 req/s" in text
+    assert "| slow | 10 | 5 | 100 | 0.05 |" in text
+    assert "**slow**: because it is slow" in text
+    assert "Trivial views" in text
+
+
+# --- bounded, local only --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "kwargs"),
+    [
+        ("http://example.com/", {}),
+        ("http://10.0.0.1/", {}),
+        ("http://127.0.0.1:1/", {"concurrency": 0}),
+        ("http://127.0.0.1:1/", {"concurrency": loadgen.MAX_CONCURRENCY + 1}),
+        ("http://127.0.0.1:1/", {"duration": 0}),
+        ("http://127.0.0.1:1/", {"duration": loadgen.MAX_DURATION + 1}),
+        ("http://127.0.0.1:1/", {"max_requests": 0}),
+    ],
+)
+def test_load_must_be_local_and_bounded(url, kwargs):
+    bounds = {"concurrency": 1, "duration": 1.0, "max_requests": 10, **kwargs}
+    with pytest.raises(ValueError):
+        loadgen.validate(url, **bounds)
+
+
+def test_unknown_generator_and_missing_wrk_are_clear(monkeypatch):
+    with pytest.raises(ValueError, match="unknown generator"):
+        loadgen.choose("ab")
+    monkeypatch.setattr(loadgen.shutil, "which", lambda name: None)
+    assert loadgen.choose("auto")[0] == "asyncio"
+    with pytest.raises(loadgen.GeneratorMissing, match="apt-get install wrk"):
+        loadgen.choose("wrk")
+
+
+def test_nothing_listening_gives_connect_errors_not_a_crash():
+    # Port 1 on 127.0.0.1: nothing listens there, so every connection is refused.
+    raw = asyncio.run(
+        loadgen.drive("http://127.0.0.1:1/", concurrency=2, duration=0.2, max_requests=4)
+    )
+    assert raw["latencies"] == [] and raw["errors"] >= 2 and raw["unfinished"] == 0
+
+
+def test_unknown_configuration_names_the_known_ones():
+    with pytest.raises(ValueError, match="django async"):
+        configs.select(["no such thing"])
+    quick = configs.select(quick=True)
+    assert [c.name for c in quick] == list(configs.QUICK)
+
+
+# --- against real servers --------------------------------------------------------------------
+
+
+def test_the_starlette_peer_starts_through_start_site_and_answers():
+    with start_site("uvicorn", app=configs.PEER_APP) as site:
+        raw = asyncio.run(
+            loadgen.drive(
+                site.url + "/sleep/?delay=0.01", concurrency=3, duration=0.3, max_requests=9
+            )  # fmt: skip
+        )
+        bad = asyncio.run(
+            loadgen.drive(
+                site.url + "/sleep/?delay=nope", concurrency=1, duration=0.2, max_requests=1
+            )  # fmt: skip
+        )
+    assert len(raw["latencies"]) == 9 and raw["errors"] == 0
+    assert bad["error_kinds"] == {"HTTP 400": 1}
+
+
+def test_sampler_sees_the_servers_threads_memory_and_cpu():
+    with start_site("uvicorn", app=configs.PEER_APP) as site, PeakSampler(site.pids) as peak:
+        # Enough requests to use well over the 10 ms resolution of the kernel's CPU clock.
+        asyncio.run(loadgen.drive(site.url + "/hello/", concurrency=4, duration=1.0,
+                                  max_requests=2000))  # fmt: skip
+    assert peak.threads >= 2 and peak.rss > 10 * 2**20 and peak.cpu > 0 and peak.samples >= 2
+
+
+def test_tiny_run_writes_a_report_and_leaves_no_server(tmp_path, capsys):
+    names = ["starlette async (uvicorn)", "django async (uvicorn)"]
+    results, failures = run.main(["--configs", *names, "--levels", "2", "--duration", "0.3",
+                                  "--max-requests", "6", "--no-hops", "--no-ceiling",
+                                  "--output", str(tmp_path)])  # fmt: skip
+    assert failures == []
+    assert [(r.config, r.concurrency, r.ok) for r in results] == [(n, 2, 6) for n in names]
+    assert all(r.ratio is not None and r.peak_threads > 0 for r in results)
+    text = (tmp_path / "full.md").read_text()
+    assert all(name in text for name in names)
+    assert (tmp_path / "full.png").stat().st_size > 10_000
+    assert "No server left behind." in capsys.readouterr().out
+    assert not psutil.Process().children(recursive=True)
+
+
+def test_a_server_that_fails_to_start_is_one_line_and_the_others_still_run(tmp_path, monkeypatch):
+    broken = configs.Configuration("broken", "uvicorn", "/", "never starts",
+                                   site={"app": "benchmarks.no_such_module:app", "timeout": 5})  # fmt: skip
+    monkeypatch.setattr(configs, "CONFIGURATIONS", (broken, *configs.CONFIGURATIONS))
+    results, failures = run.main(["--configs", "broken", "starlette async (uvicorn)",
+                                  "--levels", "1", "--duration", "0.2", "--max-requests", "2",
+                                  "--no-hops", "--no-ceiling", "--output", str(tmp_path)])  # fmt: skip
+    assert len(failures) == 1 and failures[0].startswith("broken: SiteFailedToStart")
+    assert [r.config for r in results] == ["starlette async (uvicorn)"]
+    assert "broken: SiteFailedToStart" in (tmp_path / "full.md").read_text()
+    assert not psutil.Process().children(recursive=True)

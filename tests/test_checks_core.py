@@ -1,0 +1,336 @@
+"""Each typical learner mistake becomes a short, named hint — with real functions, no mocks."""
+
+import asyncio
+import time
+
+import nbformat
+import pytest
+
+from tutorial import notebooks as nbs
+from tutorial.checks import (
+    REGISTRY,
+    ExerciseFailed,
+    call_async,
+    call_sync,
+    exercise,
+    fail,
+)
+
+MAX_HINT_LINES = 5
+
+
+@pytest.fixture(autouse=True)
+def registry_untouched():
+    """Checks registered here must not leak into REGISTRY (test_exercises reads it)."""
+    before = dict(REGISTRY)
+    yield
+    REGISTRY.clear()
+    REGISTRY.update(before)
+
+
+def mistake(fn, *args, call=None, **kwargs):
+    """The ExerciseFailed that calling a learner's `fn` through the checks raises."""
+    with pytest.raises(ExerciseFailed) as caught:
+        if call is call_sync:
+            call_sync(fn, *args, **kwargs)
+        else:
+            asyncio.run(call_async(fn, *args, **kwargs))
+    error = caught.value
+    assert len(str(error).splitlines()) <= MAX_HINT_LINES, str(error)
+    return error
+
+
+# Learners' functions, one per mistake.
+
+
+async def untouched_async(x):
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+def untouched_sync(x):
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+async def raises_inside(x):
+    bodies = {}
+    return bodies["missing"]  # the line the hint must point at
+
+
+async def awaits_forever(x):
+    await asyncio.Event().wait()
+
+
+async def own_timeout(x):
+    async with asyncio.timeout(0):
+        await asyncio.sleep(1)
+
+
+async def sleeps_blocking_then_returns(x):
+    time.sleep(0.5)
+    return x
+
+
+async def sleeps_blocking_then_awaits(x):
+    time.sleep(0.5)
+    await asyncio.sleep(0)
+    return x
+
+
+async def blocks_past_the_deadline(x):
+    time.sleep(0.5)
+    await asyncio.sleep(10)
+
+
+async def sleeps_politely(x):
+    await asyncio.sleep(0.5)
+    return x
+
+
+async def fetch(x):
+    await asyncio.sleep(0)
+    return x
+
+
+async def forgets_await(x):
+    return fetch(x)
+
+
+async def forgets_await_in_a_list(x):
+    return [fetch(x), fetch(x + 1)]
+
+
+async def returns_a_task(x):
+    return asyncio.create_task(fetch(x))
+
+
+def plain_def(x):
+    return x
+
+
+async def async_def(x):
+    return x
+
+
+# call_async / call_sync: the mistake, its kind, and what the hint says.
+
+
+@pytest.mark.parametrize("fn, call", [(untouched_async, call_async), (untouched_sync, call_sync)])
+def test_not_started_is_named(fn, call):
+    error = mistake(fn, 1, call=call)
+    assert error.kind == "not_started"
+    assert str(error).startswith("Not started:")
+    assert "NotImplementedError" in error.hint
+
+
+def test_an_exception_in_their_code_names_type_and_line():
+    error = mistake(raises_inside, 1)
+    assert error.kind == "exception"
+    assert "raises_inside raised KeyError: 'missing'" in error.hint
+    assert 'return bodies["missing"]' in error.hint
+    assert "test_checks_core.py" in error.hint
+
+
+def test_a_sync_exception_names_type_and_line():
+    def divides(x):
+        return x / 0
+
+    error = mistake(divides, 1, call=call_sync)
+    assert error.kind == "exception"
+    assert "ZeroDivisionError" in error.hint
+    assert "return x / 0" in error.hint
+
+
+def test_a_hang_times_out_with_a_question():
+    error = mistake(awaits_forever, 1, timeout=0.2)
+    assert error.kind == "timeout"
+    assert "did not finish in 0.2 s — is something awaiting forever" in error.hint
+
+
+def test_their_own_timeout_is_their_exception_not_a_hang():
+    error = mistake(own_timeout, 1)
+    assert error.kind == "exception"
+    assert "TimeoutError" in error.hint
+
+
+@pytest.mark.parametrize("fn", [sleeps_blocking_then_returns, sleeps_blocking_then_awaits])
+def test_blocking_the_loop_is_named(fn):
+    error = mistake(fn, 1)
+    assert error.kind == "blocked"
+    assert "blocked the event loop" in error.hint
+    assert "await asyncio.sleep" in error.hint
+
+
+def test_blocking_past_the_deadline_is_named_blocking_not_a_hang():
+    error = mistake(blocks_past_the_deadline, 1, timeout=0.3)
+    assert error.kind == "blocked"
+
+
+def test_awaiting_the_same_time_is_not_blocking():
+    assert asyncio.run(call_async(sleeps_politely, 7)) == 7
+
+
+def test_blocking_is_allowed_when_the_check_says_so():
+    assert asyncio.run(call_async(sleeps_blocking_then_returns, 7, allow_blocking=True)) == 7
+
+
+@pytest.mark.parametrize(
+    "fn, inside",
+    [(forgets_await, ""), (forgets_await_in_a_list, "inside the list"), (returns_a_task, "Task")],
+)
+def test_a_forgotten_await_is_named(fn, inside):
+    error = mistake(fn, 1)
+    assert error.kind == "missing_await"
+    assert "forgotten `await`" in error.hint
+    assert inside in error.hint
+
+
+def test_plain_def_where_async_def_was_needed():
+    error = mistake(plain_def, 1)
+    assert error.kind == "not_async"
+    assert "must be an `async def`" in error.hint
+
+
+def test_async_def_where_plain_def_was_needed():
+    error = mistake(async_def, 1, call=call_sync)
+    assert error.kind == "not_sync"
+    assert "plain `def`" in error.hint
+
+
+def test_a_right_answer_returns_its_value():
+    assert asyncio.run(call_async(fetch, 3)) == 3
+    assert call_sync(plain_def, 3) == 3
+
+
+# exercise(): registration, ✓ on success, the hint on failure.
+
+
+def make_check():
+    @exercise("99", "double", hint="Multiply by two; do not add.")
+    def double(fn):
+        """Check that double(x) returns twice x."""
+        if call_sync(fn, 21) != 42:
+            fail("double(21) should be 42.")
+
+    return double
+
+
+def test_a_check_registers_with_its_hint():
+    make_check()
+    assert REGISTRY["99_double"].hint == "Multiply by two; do not add."
+    assert REGISTRY["99_double"].lesson == "99"
+
+
+def test_a_passing_check_prints_a_tick(capsys):
+    make_check()(lambda x: 2 * x)
+    assert (
+        capsys.readouterr().out.strip() == "\x1b[32m✓ [99_double] double(x) returns twice x\x1b[0m"
+    )
+
+
+def test_a_wrong_value_fails_with_the_specific_then_the_general_hint():
+    check = make_check()
+    with pytest.raises(ExerciseFailed) as caught:
+        check(lambda x: x + 2)
+    error = caught.value
+    assert error.kind == "wrong"
+    assert str(error) == "[99_double] double(21) should be 42.\nHint: Multiply by two; do not add."
+
+
+def test_a_learner_mistake_gets_no_general_hint():
+    with pytest.raises(ExerciseFailed) as caught:
+        make_check()(untouched_sync)
+    assert "Hint:" not in str(caught.value)
+    assert caught.value.kind == "not_started"
+
+
+def test_an_async_check_prints_a_tick(capsys):
+    @exercise("99", "fetch", hint="Await it.")
+    async def check(fn):
+        """Check that fetch(x) returns x."""
+        if await call_async(fn, 5) != 5:
+            fail("fetch(5) should be 5.")
+
+    asyncio.run(check(fetch))
+    assert "✓ [99_fetch]" in capsys.readouterr().out
+    with pytest.raises(ExerciseFailed, match="forgotten `await`"):
+        asyncio.run(check(forgets_await))
+
+
+def test_a_check_without_a_claim_is_refused():
+    with pytest.raises(ValueError, match="Check that"):
+
+        @exercise("99", "vague", hint="?")
+        def vague(fn):
+            """Runs fn."""
+
+
+def test_the_rendered_failure_is_a_red_cross_and_the_hint():
+    error = ExerciseFailed("first line\nsecond line", exercise="99_x")
+    assert error._render_traceback_() == ["\x1b[31m✗ [99_x] first line\x1b[0m", "second line"]
+
+
+# In a real kernel: what the learner sees is the hint, not a traceback.
+
+KERNEL_CELLS = [
+    """
+from types import SimpleNamespace
+from tutorial.checks import call_async, call_sync, exercise, fail
+
+@exercise("99", "double", hint="Multiply by two; do not add.")
+def double(fn):
+    '''Check that double(x) returns twice x.'''
+    if call_sync(fn, 21) != 42:
+        fail("double(21) should be 42.")
+
+@exercise("99", "fetch", hint="Await it.")
+async def fetch(fn):
+    '''Check that fetch(x) returns x.'''
+    await call_async(fn, 1)
+
+checks = SimpleNamespace(double=double, fetch=fetch)
+""",
+    "def double(x):\n    # YOUR CODE HERE\n    raise NotImplementedError",
+    "checks.double(double)",
+    "def double(x):\n    return x + x + 1",
+    "checks.double(double)",
+    "async def fetch(x):\n    values = []\n    return values[x]",
+    "await checks.fetch(fetch)",
+    "def double(x):\n    return x * 2",
+    "checks.double(double)",
+]
+
+
+@pytest.fixture(scope="module")
+def kernel_outputs(tmp_path_factory):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in KERNEL_CELLS])
+    return nbs.execute(nb, cwd=tmp_path_factory.mktemp("kernel"), timeout=60).cells
+
+
+@pytest.mark.parametrize(
+    "cell, says",
+    [
+        (2, "✗ [99_double] Not started: double still raises NotImplementedError"),
+        (4, "✗ [99_double] double(21) should be 42.\nHint: Multiply by two; do not add."),
+        (
+            6,
+            "✗ [99_fetch] fetch raised IndexError: list index out of range\n"
+            "  at line 3 of your cell: return values[x]",
+        ),
+    ],
+)
+def test_in_a_kernel_a_failed_check_shows_only_the_hint(kernel_outputs, cell, says):
+    error = nbs.error_of(kernel_outputs[cell])
+    assert error is not None, "the check cell must fail, so Run All stops and nbval sees it"
+    assert error.ename == "ExerciseFailed"
+    shown = "\n".join(error.traceback).replace("\x1b[31m", "").replace("\x1b[0m", "")
+    assert shown.startswith(says)
+    assert len(shown.splitlines()) <= MAX_HINT_LINES
+    assert "Traceback" not in shown and "File " not in shown
+
+
+def test_in_a_kernel_a_passing_check_prints_the_tick(kernel_outputs):
+    cell = kernel_outputs[8]
+    assert nbs.error_of(cell) is None
+    assert "✓ [99_double] double(x) returns twice x" in nbs.text_of(cell)

@@ -1,0 +1,318 @@
+"""Exercises: generated from solutions/, failing untouched with the learner's hint, and progress.
+
+The unit tests build tiny notebooks in a temp dir; the rest run over the real solutions/ and
+exercises/, one test per notebook so pytest-xdist spreads the kernels.
+"""
+
+import importlib
+import pkgutil
+
+import nbformat
+import pytest
+
+import tutorial.checks
+from tutorial import exercises, nav, progress
+from tutorial import notebooks as nbs
+from tutorial.__main__ import main as cli
+
+KERNELSPEC = nbs.KERNELSPEC
+SOLUTIONS = nbs.numbered("solutions")
+
+# A self-contained exercise: the check is defined in the set-up cell, so no site is needed.
+SETUP = '''from types import SimpleNamespace
+
+from tutorial.checks import call_sync, exercise, fail
+
+
+@exercise("99", "double", hint="Multiply by two; do not add.")
+def check_double(double):
+    """Check that double(x) returns twice x."""
+    if call_sync(double, 21) != 42:
+        fail("double(21) should be 42.")
+
+
+checks = SimpleNamespace(double=check_double)'''
+ANSWER = '''def double(x):
+    """Twice x."""
+    ### BEGIN SOLUTION
+    twice = 2 * x
+    return twice
+    ### END SOLUTION'''
+STUB = '''def double(x):
+    """Twice x."""
+    # YOUR CODE HERE
+    raise NotImplementedError'''
+
+
+def notebook(*cells):
+    nb = nbformat.v4.new_notebook(cells=list(cells))
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"
+    return nb
+
+
+def md(text):
+    return nbformat.v4.new_markdown_cell(text)
+
+
+def code(text, *tags):
+    return nbformat.v4.new_code_cell(text, metadata={"tags": list(tags)} if tags else {})
+
+
+def solution(answer=ANSWER):
+    ran = code(answer)
+    ran.outputs = [nbformat.v4.new_output("stream", text="ran\n")]
+    ran.execution_count = 3
+    return notebook(
+        md("# Exercise 99 · Double\n\nWrite `double`."),
+        code(SETUP),
+        ran,
+        md("Check that `double` doubles."),
+        code("checks.double(double)", "check"),
+    )
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A tutorial tree with lessons 98 and 99 and the solution of 99."""
+    for stem, title in (("98_first", "98 · First"), ("99_double", "99 · Double")):
+        nbs.write(
+            notebook(md(f"# {title}\n\nText."), code("x = 1")),
+            tmp_path / "notebooks" / f"{stem}.ipynb",
+        )
+    nbs.write(solution(), tmp_path / "solutions" / "99_double.ipynb")
+    return tmp_path
+
+
+def generated(root):
+    return nbs.read(root / "exercises" / "99_double.ipynb")
+
+
+# The generator.
+
+
+def test_a_region_becomes_the_stub_at_the_indentation_of_begin():
+    assert exercises.strip_solution(ANSWER) == STUB
+
+
+def test_code_around_regions_is_kept():
+    source = (
+        "def f():\n    a = 1\n    ### BEGIN SOLUTION\n    return a\n    ### END SOLUTION\n\n\nb = 2"
+    )
+    assert exercises.strip_solution(source) == (
+        "def f():\n    a = 1\n    # YOUR CODE HERE\n    raise NotImplementedError\n\n\nb = 2"
+    )
+
+
+@pytest.mark.parametrize(
+    "source, problem",
+    [
+        ("def f():\n    ### BEGIN SOLUTION\n    return 1", "without ### END"),
+        ("def f():\n    return 1\n    ### END SOLUTION", "without ### BEGIN"),
+        (
+            "def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    ### END SOLUTION",
+            "inside",
+        ),
+        ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "inside a function body"),
+        ("def f():\n    ## BEGIN SOLUTION\n    return 1\n    ### END SOLUTION", "is not"),
+        ("def f():\n    ### BEGIN SOLUTIONS\n    return 1\n    ### END SOLUTION", "is not"),
+    ],
+)
+def test_unbalanced_or_misspelt_markers_are_refused(source, problem):
+    with pytest.raises(exercises.MarkerError, match=problem):
+        exercises.strip_solution(source)
+
+
+def test_the_exercise_is_the_solution_without_answers_and_outputs(root):
+    assert exercises.generate(root).ok is False  # it wrote a file
+    nb = generated(root)
+    assert nb.cells[0].source.startswith(
+        "*Generated from `solutions/99_double.ipynb` by `make exercises`"
+    )
+    assert "edit the solution, not this file" in nb.cells[0].source
+    assert nb.cells[1].source.startswith("# Exercise 99")
+    assert "nav" in nbs.tags(nb.cells[2]) and "nav" in nbs.tags(nb.cells[-1])
+    sources = [c.source for c in nb.cells]
+    assert STUB in sources and "twice = 2 * x" not in "".join(sources)
+    assert not nbs.has_outputs(nb)
+    assert nb.metadata.kernelspec == KERNELSPEC
+
+
+def test_generating_twice_changes_nothing_and_check_agrees(root):
+    exercises.generate(root)
+    text = (root / "exercises" / "99_double.ipynb").read_text()
+    assert exercises.generate(root).ok
+    assert exercises.generate(root, check=True).ok
+    assert (root / "exercises" / "99_double.ipynb").read_text() == text
+    assert cli(["--root", str(root), "exercises", "--check"]) == 0
+
+
+def test_check_lists_a_stale_exercise_and_an_orphan(root, capsys):
+    exercises.generate(root)
+    path = root / "exercises" / "99_double.ipynb"
+    path.write_text(path.read_text().replace("Write `double`.", "Stale task text."))
+    orphan = root / "exercises" / "97_gone.ipynb"
+    nbs.write(solution(), orphan)
+    assert cli(["--root", str(root), "exercises", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "exercises/99_double.ipynb" in out and "exercises/97_gone.ipynb" in out
+    assert cli(["--root", str(root), "exercises"]) == 0
+    assert not orphan.exists()
+    assert exercises.generate(root, check=True).ok
+
+
+def test_make_exercises_keeps_a_learners_answers_unless_forced(root, capsys):
+    exercises.generate(root)
+    path = root / "exercises" / "99_double.ipynb"
+    answered = path.read_text().replace("# YOUR CODE HERE", "return x * 2  # mine")
+    path.write_text(answered)
+    assert cli(["--root", str(root), "exercises"]) == 1
+    assert "Not overwritten: your answers are in these" in capsys.readouterr().out
+    assert path.read_text() == answered
+    assert cli(["--root", str(root), "exercises", "--force"]) == 0
+    assert "# mine" not in path.read_text()
+
+
+def test_broken_markers_fail_the_command_and_name_the_solution(root, capsys):
+    broken = solution("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x")
+    nbs.write(broken, root / "solutions" / "98_first.ipynb")
+    assert cli(["--root", str(root), "exercises"]) == 1
+    out = capsys.readouterr().out
+    assert "solutions/98_first.ipynb" in out and "without ### END SOLUTION" in out
+    assert (root / "exercises" / "99_double.ipynb").exists()  # the others are still written
+
+
+def test_a_solution_without_any_region_is_refused(root):
+    nbs.write(solution("def double(x):\n    return 2 * x"), root / "solutions" / "99_double.ipynb")
+    report = exercises.generate(root)
+    assert report.errors and "no ### BEGIN SOLUTION region" in report.errors[0]
+
+
+# Progress, on a temp copy: untouched, solved, wrong.
+
+
+def test_progress_reports_not_started_passed_and_failed(root, capsys):
+    exercises.generate(root)
+    untouched = generated(root)
+    solved, wrong = nbs.read(root / "solutions" / "99_double.ipynb"), generated(root)
+    wrong.cells = [
+        code("def double(x):\n    return x + 2") if c.source == STUB else c for c in wrong.cells
+    ]
+    copies = {"97_untouched": untouched, "98_solved": solved, "99_wrong": wrong}
+    for stem, nb in copies.items():
+        nbs.write(nb, root / "exercises" / f"{stem}.ipynb")
+    (root / "exercises" / "99_double.ipynb").unlink()
+    before = {p: p.read_bytes() for p in (root / "exercises").iterdir()}
+
+    assert cli(["--root", str(root), "progress", "--timeout", "60"]) == 0
+
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].split() == ["exercise", "lesson", "status"]
+    rows = {line.split()[1]: line for line in lines[2:-1]}
+    assert rows["97_untouched"].split(None, 2)[2] == "not started"
+    assert rows["98_solved"].split(None, 2)[2] == "passed"
+    assert rows["99_wrong"].split(None, 2)[2] == "failed: double(21) should be 42."
+    assert rows["99_wrong"].startswith("99_double")
+    assert lines[-1] == "1 of 3 passed, 1 failed, 1 not started."
+    assert "Running your exercises" in captured.err  # the tqdm bar
+    assert {p: p.read_bytes() for p in (root / "exercises").iterdir()} == before
+
+
+def test_a_check_cell_that_prints_no_tick_is_not_a_pass():
+    executed = notebook(code("checks.double(double)", "check"))
+    executed.cells[0].outputs = [nbformat.v4.new_output("stream", text="something\n")]
+    [result] = progress.results_of(executed, "99_double")
+    assert result.status == progress.FAILED
+
+
+def test_another_error_in_a_check_cell_is_a_failure_with_its_name():
+    executed = notebook(code("checks.double(double)", "check"))
+    executed.cells[0].outputs = [
+        nbformat.v4.new_output("error", ename="NameError", evalue="name 'double' is not defined")
+    ]
+    [result] = progress.results_of(executed, "99_double")
+    assert (result.status, result.detail) == (
+        progress.FAILED,
+        "NameError: name 'double' is not defined",
+    )
+
+
+# The real solutions/ and exercises/.
+
+
+def lesson_check_modules():
+    """Import every tutorial.checks.lessonNN so REGISTRY holds every exercise."""
+    names = [
+        m.name
+        for m in pkgutil.iter_modules(tutorial.checks.__path__)
+        if m.name.startswith("lesson")
+    ]
+    for name in names:
+        importlib.import_module(f"tutorial.checks.{name}")
+    return names
+
+
+def checked_in(path):
+    lesson = nbs.lesson_number(path)
+    return {nbs.checked_exercise(c, lesson) for c in nbs.check_cells(nbs.read(path))}
+
+
+def test_exercises_are_what_make_exercises_writes():
+    report = exercises.generate(check=True)
+    assert not report.errors, "Solutions with broken markers:\n" + "\n".join(report.errors)
+    assert not report.changed, "Run `make exercises`; out of date: " + ", ".join(
+        nbs.relative(p) for p in report.changed
+    )
+    assert not report.orphans, "Exercises without a solution: " + ", ".join(
+        nbs.relative(p) for p in report.orphans
+    )
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_every_solution_has_a_check_cell_calling_a_registered_check(path):
+    lesson_check_modules()
+    ids = checked_in(path)
+    assert ids, f"{path.name}: no code cell tagged `check`"
+    assert None not in ids, f"{path.name}: a check cell that does not call `checks.NAME(...)`"
+    unknown = ids - set(tutorial.checks.REGISTRY)
+    assert not unknown, f"{path.name}: check cells call unregistered exercises {sorted(unknown)}"
+
+
+def test_every_registered_exercise_has_a_hint_and_a_check_cell():
+    assert lesson_check_modules()
+    in_notebooks = set().union(*(checked_in(p) for p in SOLUTIONS))
+    registry = tutorial.checks.REGISTRY
+    without_hint = sorted(i for i, e in registry.items() if not e.hint.strip())
+    unchecked = sorted(set(registry) - in_notebooks)
+    assert not without_hint, f"exercises without a hint: {without_hint}"
+    assert not unchecked, f"registered, but called in no solutions/ check cell: {unchecked}"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_untouched_exercise_fails_with_hint(path):
+    """Run the exercise `make exercises` makes (in memory), as a learner who changed nothing."""
+    untouched = exercises.make_exercise(nbs.read(path), path)
+    cwd = nbs.ROOT / "exercises"
+    executed = nbs.execute(untouched, cwd=cwd if cwd.is_dir() else path.parent, timeout=60)
+    for index, cell in enumerate(executed.cells):
+        if cell.cell_type != "code":
+            continue
+        error = nbs.error_of(cell)
+        where = f"{path.name}, cell {index} ({cell.source.splitlines()[0][:60]!r})"
+        if "check" in nbs.tags(cell):
+            assert error is not None, f"{where}: the untouched exercise passes its check"
+            assert error.ename == "ExerciseFailed", f"{where}: {error.ename}: {error.evalue}"
+            assert "] Not started: " in error.evalue, f"{where}: {error.evalue}"
+            assert len(error.traceback) <= 5, f"{where}: hint of {len(error.traceback)} lines"
+        elif "raises-exception" not in nbs.tags(cell):
+            assert error is None, f"{where}: {error.ename}: {error.evalue}"
+
+
+def test_nav_path_runs_lesson_then_its_exercise_then_the_next_lesson(root):
+    assert [(folder, stem) for folder, stem, _ in nav.path_through(root)] == [
+        ("notebooks", "98_first"),
+        ("notebooks", "99_double"),
+        ("exercises", "99_double"),
+    ]

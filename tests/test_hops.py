@@ -1,0 +1,25 @@
+"""tutorial.hops.time_hops: one median per hop, measured in its own thread and loop."""
+
+import asyncio
+
+import pytest
+
+from tutorial.hops import HOPS, time_hops
+
+
+def test_time_hops_reports_a_positive_median_for_every_hop():
+    medians = time_hops(n=5)
+    assert list(medians) == list(HOPS)
+    assert all(value > 0 for value in medians.values())
+
+
+def test_time_hops_works_while_an_event_loop_is_running():
+    async def from_async_code():
+        return time_hops(n=3)  # as in a notebook cell: a loop is running in this thread
+
+    assert set(asyncio.run(from_async_code())) == set(HOPS)
+
+
+def test_time_hops_refuses_zero_calls():
+    with pytest.raises(ValueError, match="at least 1"):
+        time_hops(n=0)

@@ -1,0 +1,39 @@
+"""Checks for exercises/12_deploying.ipynb."""
+
+import httpx
+
+from ..site import _running, start_site
+from .core import exercise, fail
+from .learner import call_sync
+
+SERVERS = ("uvicorn", "hypercorn")
+
+
+def _actual_header(server):
+    with start_site(server) as site:
+        return httpx.get(site.url + "/health/").headers.get("server")
+
+
+@exercise(
+    "12",
+    "server_headers",
+    hint="start_site(server) for each one, read response.headers['server'] of one request, "
+    "and stop each site before you return.",
+)
+def server_headers(server_headers):
+    """Check that server_headers(servers) reports the Server header each server really sends, and stops its sites."""
+    running_before = {site for site in _running if site.running}
+    result = call_sync(server_headers, list(SERVERS))
+    left_running = [site for site in _running if site.running and site not in running_before]
+    if left_running:
+        fail(
+            f"{len(left_running)} site(s) still running after server_headers returned: stop() each one."
+        )
+    if not isinstance(result, dict):
+        fail(f"Return a dict {{server: header}}, got {type(result).__name__}.")
+    if set(result) != set(SERVERS):
+        fail(f"Return one entry per server asked for, {list(SERVERS)}; got keys {sorted(result)}.")
+    for server in SERVERS:
+        actual = _actual_header(server)
+        if result[server] != actual:
+            fail(f"For {server} you reported {result[server]!r}; its responses say {actual!r}.")

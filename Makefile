@@ -7,7 +7,7 @@ PYTEST    := $(BIN)/python -m pytest
 
 setup: $(STAMP)
 
-.PHONY: setup lab test lint format exercises check-exercises progress clean-outputs kill-servers bench bench-quick clean
+.PHONY: setup lab test lint format exercises progress clean-outputs kill-servers bench bench-quick clean
 
 # Set up: a venv with Python >= 3.12, requirements installed again only when they change,
 # and the repo on the venv's path so notebooks can `import tutorial` from any folder.
@@ -37,7 +37,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# After editing solutions/ or adding a lesson: navigation cells first, then the learner copies.
 exercises: $(STAMP)
+	$(BIN)/python -m tutorial nav
 	$(BIN)/python -m tutorial exercises
 
 progress: $(STAMP)

@@ -1,0 +1,79 @@
+"""Count the thread hops (sync_to_async calls) Django makes for one request under ASGI.
+
+    from benchmarks.hop_count import count_hops
+    count_hops("/async/sleep/?delay=0")                                   # the site as it is
+    count_hops("/async/sleep/?delay=0", env={"COMPANION_LEAN_MIDDLEWARE": "1"})
+
+Runs in a child process with the companion site's settings (so this process's Django, if any,
+is untouched): it wraps asgiref's SyncToAsync.__call__ with a counter, sends one request
+through Django's ASGI application in memory, and reports what each hop ran.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from tutorial.site import ROOT, SITE_DIR
+
+_CHILD = r"""
+import asyncio, collections, json, sys
+import django
+django.setup()
+from asgiref.sync import SyncToAsync
+from django.core.asgi import get_asgi_application
+
+calls = collections.Counter()
+original = SyncToAsync.__call__
+
+async def counted(self, *args, **kwargs):
+    bound_to = getattr(self.func, "__self__", None)  # a bound method: name it by its class
+    name = getattr(self.func, "__qualname__", repr(self.func))
+    if bound_to is not None:
+        name = f"{type(bound_to).__name__}.{self.func.__name__}"
+    calls[name] += 1
+    return await original(self, *args, **kwargs)
+
+SyncToAsync.__call__ = counted
+application = get_asgi_application()
+path, _, query = sys.argv[1].partition("?")
+
+async def one_request():
+    sent, asked = [], []
+    async def receive():
+        if not asked:
+            asked.append(1)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client never disconnects
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": query.encode(), "root_path": "", "headers": [(b"host", b"127.0.0.1")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    await application(scope, receive, send)
+    return sent[0]["status"]
+
+asyncio.run(one_request())  # warm up: imports, URL resolver, first-time setup
+calls.clear()
+status = asyncio.run(one_request())
+print(json.dumps({"status": status, "hops": dict(calls)}))
+"""
+
+
+def count_hops(path="/async/sleep/?delay=0", *, env=None, timeout=60):
+    """{"status": HTTP status, "hops": {what ran in a thread: times}} for one request to `path`."""
+    with tempfile.TemporaryDirectory(prefix="hop-count-") as folder:
+        child_env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "COMPANION_DB": os.path.join(folder, "db.sqlite3"),
+            "PYTHONPATH": os.pathsep.join([str(SITE_DIR), str(ROOT)]),
+            **(env or {}),
+        }
+        done = subprocess.run([sys.executable, "-c", _CHILD, path], cwd=SITE_DIR, env=child_env,
+                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"counting hops failed:\n{done.stderr[-1500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -121,6 +121,7 @@ def test_the_live_page_shows_requests_in_flight_while_a_load_runs(browser):
             page.wait_for_function(
                 "Number(document.getElementById('in-flight').textContent) >= 20", timeout=10_000
             )
+            page.wait_for_timeout(1000)  # let the history chart fill a little for the picture
             SCREENSHOTS.mkdir(exist_ok=True)
             page.screenshot(path=SCREENSHOTS / "site-live.png", full_page=True)
             assert "/async/sleep/" in page.locator("#paths").inner_text()

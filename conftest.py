@@ -47,3 +47,21 @@ def pytest_sessionfinish(session, exitstatus):
         for process in left:
             process.kill()
         session.exitstatus = 1
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """nbval lets a cell tagged raises-exception pass when it does not raise: we do not.
+
+    Such a cell is a claim ("this raises") and must fail the run when the claim stops being true.
+    """
+    result = yield
+    cell = getattr(item, "cell", None)
+    if cell is not None and "raises-exception" in cell.get("metadata", {}).get("tags", []):
+        outputs = getattr(item, "test_outputs", None) or []
+        if not any(output.get("output_type") == "error" for output in outputs):
+            raise AssertionError(
+                "this cell is tagged raises-exception but raised nothing: the claim it shows "
+                "is no longer true (or the tag is stale)"
+            )
+    return result

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 from tqdm import tqdm
 
@@ -99,6 +100,13 @@ def measure_ceiling(options, generator):
     return summarize("ceiling", outcome).throughput
 
 
+def warm_up(site, config, requests=5):
+    """A few requests first, so the first-request work (imports, URL resolver) is not measured."""
+    with httpx.Client(timeout=10) as client:
+        for _ in range(requests):
+            client.get(config.url(site.url, delay=0))
+
+
 def run_configuration(config, levels, *, options, generator, bar, failures):
     """All levels of one configuration; restarts its server after a level left requests unanswered."""
     results, site = [], None
@@ -106,6 +114,7 @@ def run_configuration(config, levels, *, options, generator, bar, failures):
         for concurrency in levels:
             if site is None:
                 site = start_site(config.server, **config.site)
+                warm_up(site, config)
             result = measure(site, config, concurrency, options=options, generator=generator)
             if result.unfinished or not site.running:
                 # Queued requests would keep the server busy into the next level: start afresh.
@@ -128,7 +137,7 @@ def run_configuration(config, levels, *, options, generator, bar, failures):
     return results
 
 
-def compare(names, levels, *, duration=1.0, delay=configs.DELAY, grace=1.0):
+def compare(names, levels, *, duration=1.0, delay=configs.DELAY, grace=3.0):
     """Run the configurations `names` at each concurrency in `levels` now; return their Results.
 
     For a notebook: no report is written and no generator ceiling is measured. Look a result
@@ -162,9 +171,13 @@ def leftover_servers():
 def main(argv=None):
     options = _args(argv)
     options.duration = options.duration or (1.5 if options.quick else 4.0)
-    options.timeout, options.grace = 10.0, (1.0 if options.quick else 2.0)
+    # Grace: time for the requests still out when the load stops to come back (not errors).
+    options.timeout, options.grace = 10.0, (3.0 if options.quick else 10.0)
     levels = options.levels or (configs.QUICK_LEVELS if options.quick else configs.LEVELS)
-    chosen = configs.select(options.configs, quick=options.quick)
+    try:
+        chosen = configs.select(options.configs, quick=options.quick)
+    except ValueError as error:
+        sys.exit(f"python -m benchmarks: {error}")
     started = time.perf_counter()
     failures = []
     info = report.machine()

@@ -64,7 +64,8 @@ def summarize(config, outcome, *, delay=None):
         ok = outcome["ok"]
         p50 = outcome["percentiles"].get(50, math.nan)
         p99 = outcome["percentiles"].get(99, math.nan)
-    throughput = ok / elapsed
+    # Successes within the load window, over the window: the drain after it sends nothing new.
+    throughput = outcome["in_window"] / outcome["window"] if "window" in outcome else ok / elapsed
     ratio = throughput / ideal_throughput(concurrency, delay) if delay else None
     return Result(config, concurrency, ok, elapsed, throughput, p50, p99,
                   outcome["errors"], outcome["unfinished"], ratio)  # fmt: skip

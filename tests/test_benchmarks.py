@@ -29,9 +29,16 @@ Transfer/sec:     74.62KB
 """
 
 
-def outcome(latencies, *, concurrency=10, elapsed=2.0, errors=0, unfinished=0):
-    return {"concurrency": concurrency, "elapsed": elapsed, "latencies": latencies,
-            "errors": errors, "error_kinds": {}, "unfinished": unfinished}  # fmt: skip
+def outcome(latencies, *, concurrency=10, elapsed=2.0, errors=0, unfinished=0, **window):
+    return {
+        "concurrency": concurrency,
+        "elapsed": elapsed,
+        "latencies": latencies,
+        "errors": errors,
+        "error_kinds": {},
+        "unfinished": unfinished,
+        **window,
+    }
 
 
 # --- pure arithmetic ------------------------------------------------------------------------
@@ -73,6 +80,15 @@ def test_summarize_counts_only_successes_and_compares_with_the_ideal():
     assert (result.errors, result.unfinished) == (5, 2)
 
 
+def test_throughput_counts_only_what_ended_within_the_load_window():
+    # 100 successes, of which 80 ended within the 1.5 s window; the drain took the run to 2.5 s.
+    raw = outcome([0.1] * 100, elapsed=2.5, window=1.5, in_window=80)
+    result = summarize("x", raw, delay=0.1)
+    assert result.ok == 100
+    assert result.throughput == pytest.approx(80 / 1.5)
+    assert result.ratio == pytest.approx(80 / 1.5 / 100)
+
+
 def test_summarize_without_delay_has_no_ratio_and_refuses_zero_elapsed():
     assert summarize("hello", outcome([0.001] * 10)).ratio is None
     with pytest.raises(ValueError):
@@ -90,9 +106,14 @@ def test_wrk_output_is_parsed_into_the_same_outcome():
 
 
 def test_merging_processes_adds_counts_and_keeps_the_longest_elapsed():
-    merged = loadgen.merge([outcome([0.1] * 3, concurrency=5, elapsed=1.0, errors=1),
-                            outcome([0.2] * 2, concurrency=5, elapsed=1.5, unfinished=1)])  # fmt: skip
+    merged = loadgen.merge(
+        [
+            outcome([0.1] * 3, concurrency=5, elapsed=1.0, errors=1, in_window=3),
+            outcome([0.2] * 2, concurrency=5, elapsed=1.5, unfinished=1, in_window=1),
+        ]
+    )
     assert merged["concurrency"] == 10 and merged["elapsed"] == 1.5
+    assert merged["in_window"] == 4
     assert sorted(merged["latencies"]) == [0.1, 0.1, 0.1, 0.2, 0.2]
     assert (merged["errors"], merged["unfinished"], merged["processes"]) == (1, 1, 2)
 
@@ -103,10 +124,18 @@ def test_request_budget_follows_the_ideal_and_stays_under_the_cap():
 
 
 def test_markdown_report_has_the_machine_the_ratio_and_a_reason_below_half():
-    results = [summarize("slow", outcome([0.1] * 10), delay=0.1),  # 5 req/s of 100: 0.05
-               summarize("hello: starlette", outcome([0.001] * 100))]  # fmt: skip
-    text = report.markdown(results, info=report.machine(), generator="asyncio", ceiling=1234.0,
-                           delay=0.1, whys={"slow": "because it is slow"})  # fmt: skip
+    results = [
+        summarize("slow", outcome([0.1] * 10), delay=0.1),  # 5 req/s of 100: 0.05
+        summarize("hello: starlette", outcome([0.001] * 100)),
+    ]
+    text = report.markdown(
+        results,
+        info=report.machine(),
+        generator="asyncio",
+        ceiling=1234.0,
+        delay=0.1,
+        whys={"slow": "because it is slow"},
+    )
     assert "cores" in text and "django" in text and "1234 req/s" in text
     assert "| slow | 10 | 5 | 100 | 0.05 |" in text
     assert "**slow**: because it is slow" in text
@@ -166,12 +195,12 @@ def test_the_starlette_peer_starts_through_start_site_and_answers():
         raw = asyncio.run(
             loadgen.drive(
                 site.url + "/sleep/?delay=0.01", concurrency=3, duration=0.3, max_requests=9
-            )  # fmt: skip
+            )
         )
         bad = asyncio.run(
             loadgen.drive(
                 site.url + "/sleep/?delay=nope", concurrency=1, duration=0.2, max_requests=1
-            )  # fmt: skip
+            )
         )
     assert len(raw["latencies"]) == 9 and raw["errors"] == 0
     assert bad["error_kinds"] == {"HTTP 400": 1}
@@ -180,16 +209,30 @@ def test_the_starlette_peer_starts_through_start_site_and_answers():
 def test_sampler_sees_the_servers_threads_memory_and_cpu():
     with start_site("uvicorn", app=configs.PEER_APP) as site, PeakSampler(site.pids) as peak:
         # Enough requests to use well over the 10 ms resolution of the kernel's CPU clock.
-        asyncio.run(loadgen.drive(site.url + "/hello/", concurrency=4, duration=1.0,
-                                  max_requests=2000))  # fmt: skip
+        asyncio.run(
+            loadgen.drive(site.url + "/hello/", concurrency=4, duration=1.0, max_requests=2000)
+        )
     assert peak.threads >= 2 and peak.rss > 10 * 2**20 and peak.cpu > 0 and peak.samples >= 2
 
 
 def test_tiny_run_writes_a_report_and_leaves_no_server(tmp_path, capsys):
     names = ["starlette async (uvicorn)", "django async (uvicorn)"]
-    results, failures = run.main(["--configs", *names, "--levels", "2", "--duration", "0.3",
-                                  "--max-requests", "6", "--no-hops", "--no-ceiling",
-                                  "--output", str(tmp_path)])  # fmt: skip
+    results, failures = run.main(
+        [
+            "--configs",
+            *names,
+            "--levels",
+            "2",
+            "--duration",
+            "0.3",
+            "--max-requests",
+            "6",
+            "--no-hops",
+            "--no-ceiling",
+            "--output",
+            str(tmp_path),
+        ]
+    )
     assert failures == []
     assert [(r.config, r.concurrency, r.ok) for r in results] == [(n, 2, 6) for n in names]
     assert all(r.ratio is not None and r.peak_threads > 0 for r in results)
@@ -200,14 +243,26 @@ def test_tiny_run_writes_a_report_and_leaves_no_server(tmp_path, capsys):
     assert not psutil.Process().children(recursive=True)
 
 
-def test_a_server_that_fails_to_start_is_one_line_and_the_others_still_run(tmp_path, monkeypatch):
-    broken = configs.Configuration("broken", "uvicorn", "/", "never starts",
-                                   site={"app": "benchmarks.no_such_module:app", "timeout": 5})  # fmt: skip
+def test_a_failing_server_and_a_missing_generator_are_one_line_each(tmp_path, monkeypatch, capsys):
+    broken = configs.Configuration(
+        "broken", "uvicorn", "/", "never starts",
+        site={"app": "benchmarks.no_such_module:app", "timeout": 5},
+    )  # fmt: skip
     monkeypatch.setattr(configs, "CONFIGURATIONS", (broken, *configs.CONFIGURATIONS))
-    results, failures = run.main(["--configs", "broken", "starlette async (uvicorn)",
-                                  "--levels", "1", "--duration", "0.2", "--max-requests", "2",
-                                  "--no-hops", "--no-ceiling", "--output", str(tmp_path)])  # fmt: skip
-    assert len(failures) == 1 and failures[0].startswith("broken: SiteFailedToStart")
-    assert [r.config for r in results] == ["starlette async (uvicorn)"]
+    monkeypatch.setattr(loadgen.shutil, "which", lambda name: None)  # no wrk here
+    argv = ["--configs", "broken", "starlette async (uvicorn)", "--generator", "wrk",
+            "--levels", "1", "--duration", "0.2", "--max-requests", "2", "--no-hops",
+            "--no-ceiling", "--output", str(tmp_path)]  # fmt: skip
+    results, failures = run.main(argv)
+    assert len(failures) == 2
+    assert "wrk is not installed" in failures[0]
+    assert failures[1].startswith("broken: SiteFailedToStart")
+    assert "Load generator: asyncio (wrk is not installed" in capsys.readouterr().out
+    assert [r.config for r in results] == ["starlette async (uvicorn)"]  # the others still ran
     assert "broken: SiteFailedToStart" in (tmp_path / "full.md").read_text()
     assert not psutil.Process().children(recursive=True)
+
+
+def test_an_unknown_configuration_stops_before_anything_starts(capsys):
+    with pytest.raises(SystemExit, match="unknown configuration"):
+        run.main(["--configs", "no such thing", "--output", "/nonexistent"])

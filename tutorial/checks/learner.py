@@ -12,6 +12,8 @@ Mistakes named (each an ExerciseFailed with its `kind`):
 import asyncio
 import inspect
 import linecache
+import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -21,6 +23,8 @@ from .core import fail
 # The loop counts as blocked when one step of it took longer than this.
 BLOCKED_AFTER = 0.25
 _HEARTBEAT = 0.01
+_SAMPLE_EVERY = 0.02  # how often the sampler thread looks at the loop's thread
+_SUSPECT_AFTER = 0.05  # a heartbeat this late means the loop may be held
 _LIBRARY_PARTS = ("site-packages", "/lib/python3", "/tutorial/")
 # Every "not started" hint opens with this; `python -m tutorial progress` reads it back.
 NOT_STARTED = "Not started"
@@ -127,16 +131,26 @@ def require_sync(fn):
 
 
 class _LoopWatch:
-    """Tick every few ms; the longest gap between ticks is how long the loop was blocked.
+    """Measure how long the learner's code held the event loop in one go.
 
-    The gap still open when the learner's function returns counts too: a coroutine that blocks
-    and then returns without awaiting never lets the watcher tick again.
+    A heartbeat task ticks every few ms; a gap between ticks is a stall. A stall counts as the
+    learner's only if, while it lasted, a sampler thread saw the loop's thread executing the
+    learner's code (a frame outside the standard library, site-packages and tutorial/). A busy
+    machine that simply did not schedule us shows the loop waiting in `select` instead, so it
+    is not blamed on the learner. The gap still open when the function returns counts too: a
+    coroutine that blocks and returns without awaiting never lets the heartbeat tick again.
     """
 
     def __init__(self):
         self.worst = 0.0
+        self.where = ""
+        self._loop_thread = threading.get_ident()
         self._last = time.perf_counter()
+        self._blamed = False  # the stall now open has been seen running the learner's code
         self._task = asyncio.create_task(self._tick())
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, name="loop-watch", daemon=True)
+        self._sampler.start()
 
     async def _tick(self):
         while True:
@@ -145,20 +159,45 @@ class _LoopWatch:
 
     def _note(self):
         now = time.perf_counter()
-        self.worst = max(self.worst, now - self._last - _HEARTBEAT)
+        if self._blamed:
+            self.worst = max(self.worst, now - self._last - _HEARTBEAT)
+        self._blamed = False
         self._last = now
+
+    def _sample(self):
+        while not self._done.wait(_SAMPLE_EVERY):
+            if time.perf_counter() - self._last < _SUSPECT_AFTER:
+                continue  # the loop is ticking: nothing to look at
+            line = _learner_line(sys._current_frames().get(self._loop_thread))
+            if line:
+                self._blamed = True
+                self.where = self.where or line
 
     def stop(self):
         if not self._task.done():
             self._note()
             self._task.cancel()
+        self._done.set()
         return self.worst
 
 
-def _fail_if_blocked(fn, worst, started):
-    if worst > BLOCKED_AFTER:
+def _learner_line(frame):
+    """'line N of your cell: code' for the innermost learner frame of a stack, or ''."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not _is_library(filename) and not filename.startswith("<frozen"):
+            code = linecache.getline(filename, frame.f_lineno).strip()
+            place = "your cell" if "ipykernel_" in filename else Path(filename).name
+            return f"line {frame.f_lineno} of {place}: {code}"
+        frame = frame.f_back
+    return ""
+
+
+def _fail_if_blocked(fn, watch, started):
+    if watch.worst > BLOCKED_AFTER:
+        where = f" at {watch.where}" if watch.where else ""
         fail(
-            f"{_name(fn)} blocked the event loop for {worst:.2f} s in one go "
+            f"{_name(fn)} blocked the event loop for {watch.worst:.2f} s in one go{where} "
             f"(it ran {time.perf_counter() - started:.2f} s): no other task could run.\n"
             "time.sleep, a sync HTTP client or CPU work in async code does that: use "
             "await asyncio.sleep, an async client, or move the work to a thread.",
@@ -183,7 +222,8 @@ async def call_async(fn, *args, timeout=10.0, allow_blocking=False, **kwargs):
     except TimeoutError as error:
         if not deadline.expired():  # their own timeout, not ours
             _explain_exception(fn, error)
-        _fail_if_blocked(fn, watch.stop(), started)  # blocked past the deadline: say that
+        watch.stop()
+        _fail_if_blocked(fn, watch, started)  # blocked past the deadline: say that
         fail(
             f"{_name(fn)} did not finish in {timeout:g} s — is something awaiting forever "
             "(an Event never set, a task never finished, a server that never answers)?",
@@ -196,9 +236,9 @@ async def call_async(fn, *args, timeout=10.0, allow_blocking=False, **kwargs):
     except Exception as error:
         _explain_exception(fn, error)
     finally:
-        worst = watch.stop()
+        watch.stop()
     if not allow_blocking:
-        _fail_if_blocked(fn, worst, started)
+        _fail_if_blocked(fn, watch, started)
     return reject_coroutines(fn, value)
 
 

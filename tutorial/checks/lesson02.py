@@ -6,10 +6,10 @@ from ..timing import Timeline
 from .core import exercise, fail
 from .learner import BLOCKED_AFTER, call_async
 
-# crunch_all: 8 pieces of CPU work of 0.06 s each. One at a time they are short enough for the
-# loop; all in one go (0.48 s) they are far past what call_async calls blocking.
-CRUNCH_ITEMS = tuple(range(1, 9))
-CRUNCH_SECONDS = 0.06
+# crunch_all: 12 pieces of CPU work of 0.04 s each. One at a time (even two between heartbeats)
+# they are short enough for the loop; all in one go (0.48 s) they are far past BLOCKED_AFTER.
+CRUNCH_ITEMS = tuple(range(1, 13))
+CRUNCH_SECONDS = 0.04
 # lookup_all: a blocking call of 0.3 s (past BLOCKED_AFTER even once) for each of three keys.
 LOOKUP_KEYS = ("ada", "grace", "linus")
 LOOKUP_SECONDS = 0.3
@@ -32,7 +32,7 @@ def _spin(seconds):
 
 def make_work(timeline):
     def work(item):
-        """CPU-bound: busy for 0.06 s, then return item * item."""
+        """CPU-bound: busy for CRUNCH_SECONDS, then return item * item."""
         with timeline.span(f"work({item})"):
             _spin(CRUNCH_SECONDS)
         return item * item

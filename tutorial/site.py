@@ -81,11 +81,19 @@ def _server_command(server, fd, port, *, app, workers, threads, worker_class, ac
     if server == "gunicorn":
         asgi = worker_class == "uvicorn"
         cmd = python + ["gunicorn", "--bind", f"fd://{fd}", "--workers", str(workers)]
+        # newer gunicorns open a control socket at one fixed path: two sites would fight over it.
+        cmd += ["--no-control-socket"] if _gunicorn_has_control_socket() else []
         cmd += ["--worker-class", "uvicorn_worker.UvicornWorker" if asgi else worker_class]
         cmd += ["--threads", str(threads)] if threads else []
         cmd += ["--access-logfile", "-"] if access_log else []
         return cmd + [app or ("config.asgi:application" if asgi else "config.wsgi:application")]
     raise ValueError(f"unknown server {server!r}; choose one of {', '.join(SERVERS)}")
+
+
+def _gunicorn_has_control_socket():
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
 
 
 class Site:

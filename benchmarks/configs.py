@@ -43,17 +43,22 @@ CONFIGURATIONS = (
         "django async (uvicorn)", "uvicorn", "/async/sleep/?delay={delay}",
         "Django's ASGI handler still sends request_started/finished to sync receivers and "
         "closes the response through sync_to_async, and each of its built-in middleware "
-        "(MiddlewareMixin) hops to that thread twice: ~1 ms of CPU per request, so the one "
-        "server process saturates",
+        "(MiddlewareMixin) hops to that thread: 13 hops and 2 new threads per request "
+        "(benchmarks.hop_count), many times the peer's CPU per request (last column), so the "
+        "one server process runs out of CPU; at C=1000 its ~2 threads per request in flight "
+        "make each request dearer still",
     ),
     Configuration(
         "django async, lean middleware (uvicorn)", "uvicorn", "/async/sleep/?delay={delay}",
-        "still one thread-sensitive executor per request, for the signals and response.close()",
+        "2 hops per request are left (request_started's sync receivers, response.close()), "
+        "and with them a one-thread executor and a joining thread per request: less CPU than "
+        "with the full stack, still far more than the peer's",
         site={"env": {"COMPANION_LEAN_MIDDLEWARE": "1"}},
     ),
     Configuration(
         f"django async, lean middleware (uvicorn ×{CORES})", "uvicorn", "/async/sleep/?delay={delay}",
-        "two server processes share two cores with the load generator",
+        "two server processes double the CPU Django can use, but they share the two cores "
+        "with the load generator; at C=1000, ~2000 threads",
         site={"env": {"COMPANION_LEAN_MIDDLEWARE": "1"}, "workers": CORES},
     ),
     Configuration(
@@ -76,8 +81,10 @@ CONFIGURATIONS = (
     ),
     Configuration(
         "django async + time.sleep (uvicorn)", "uvicorn", "/async/blocking/?delay={delay}",
-        "time.sleep in an async view blocks the event loop: one request at a time, "
-        f"1/{DELAY:g} s = {1 / DELAY:.0f} req/s whatever C is",
+        "time.sleep in an async view blocks the event loop: one request at a time, at most "
+        f"1/{DELAY:g} s = {1 / DELAY:.0f} req/s; and since each request comes back to the "
+        "loop a dozen times (its thread hops), the sleeps interleave and every request waits "
+        "for nearly all the others: p50 ≈ C × delay, nothing answered within a short window",
     ),
     Configuration(
         "django sync_to_async(thread_sensitive=True)", "uvicorn",

@@ -59,6 +59,10 @@ def markdown(results, *, info, generator, ceiling, delay, hops=None, failures=()
         if ceiling
         else f"- Load generator: {generator}",
         f"- I/O delay per request: {delay:g} s, so the ideal throughput is C / {delay:g} s",
+        "- req/s: successes that ended within the load window ÷ the window; unfinished: still "
+        "out after the grace period; CPU ms/req: the server's CPU time during the run ÷ "
+        "successes (it includes idle work, so it reads high at C=1); peaks: sampled every "
+        "50 ms over the server's whole process tree",
         "",
         "## Views that wait on I/O",
         "",

@@ -47,8 +47,8 @@ async def _call(first_events, client, url):
 @exercise(
     "08",
     "first_events",
-    hint="`async with client.stream('GET', url) as response:` then `async for line in "
-    "response.aiter_lines()`; json.loads each `data: ` line; break once you have k.",
+    hint="Read the body line by line as it arrives, as read_events does in lesson 08; keep the "
+    "JSON of each `data: ` line, and stop reading once you have k: leaving the stream closes it.",
 )
 async def first_events(first_events, site):
     """Check that first_events(client, url, k) returns the parsed data of the stream's first k events and leaves early, so the server sees the disconnect."""

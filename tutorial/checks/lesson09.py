@@ -98,7 +98,7 @@ def _sync_mode(cls):
 
 @exercise(
     "09",
-    "RequestIdMiddleware",
+    "request_id_middleware",
     hint="Look at RequestTimingMiddleware on the companion site: the flags, the check in __init__, "
     "and a __call__ that returns a coroutine only in async mode.",
 )

@@ -94,8 +94,12 @@ def test_server_dies_at_interpreter_exit_without_stop():
 
 def test_interrupting_the_kernel_does_not_reach_the_server():
     # Jupyter's "interrupt" sends SIGINT to the kernel's process group; the kernel survives it.
-    after = "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted', flush=True)\n    time.sleep(60)"
+    after = (
+        "try:\n    print('waiting', flush=True)\n    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n    print('interrupted', flush=True)\n    time.sleep(60)"
+    )
     kernel, started = kernel_with_site(after, start_new_session=True)
+    assert kernel.stdout.readline().strip() == "waiting"  # inside the try: ready for Ctrl-C
     os.killpg(kernel.pid, signal.SIGINT)
     assert kernel.stdout.readline().strip() == "interrupted"
     assert httpx.get(started["url"] + "/health/").status_code == 200

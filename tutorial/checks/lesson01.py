@@ -102,8 +102,8 @@ async def _check_deadline(run_all_within):
 @exercise(
     "01",
     "run_all_within",
-    hint="Start every job before awaiting any (a TaskGroup), and put one asyncio.timeout "
-    "around the whole group.",
+    hint="Look at lesson 01's sections on TaskGroup and on timeouts: which jobs are running "
+    "at the same moment, and what stops them all when time is up?",
 )
 async def run_all_within(run_all_within):
     """Check that run_all_within(jobs, seconds) runs all jobs at the same time and returns their results in order, and that past the deadline it raises TimeoutError and leaves no job running."""

@@ -33,8 +33,8 @@ async def _thread_sensitive_thread():
 @exercise(
     "04",
     "lookup_all",
-    hint="Wrap the blocking call with sync_to_async(..., thread_sensitive=False), start one call "
-    "per key, then await them together (asyncio.gather keeps their order).",
+    hint="Lesson 04's timeline shows when bridged calls overlap and when they queue in one "
+    "thread: which setting decides that, and are all calls started before you await?",
 )
 async def lookup_all(lookup_all):
     """Check that lookup_all(lookup, keys) returns [lookup(key) for key in keys], all five blocking calls running at the same time in threads."""

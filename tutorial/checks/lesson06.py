@@ -50,8 +50,8 @@ async def _call(fetch_all, client, urls):
 @exercise(
     "06",
     "fetch_all",
-    hint="Start every call before awaiting any (gather or a TaskGroup); wrap each call in "
-    "asyncio.timeout(timeout) and turn its failure into None.",
+    hint="Look at how lesson 06's fan-out view starts its calls, and at the section on "
+    "per-call deadlines: each call gets its own, and a failed call is an empty slot.",
 )
 async def fetch_all(fetch_all, site):
     """Check that fetch_all(client, urls, timeout) fetches every URL at the same time and returns each JSON body, or None for a URL that failed or took longer than timeout."""

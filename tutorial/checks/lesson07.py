@@ -110,8 +110,8 @@ def _explain_wrong_rows(got, expected):
 @exercise(
     "07",
     "names_and_categories",
-    hint="Load each item's category in the same query as the item — select_related('category') — "
-    "then iterate with `async for`.",
+    hint="Count the queries: lesson 07's lazy-relation section shows how the category can "
+    "arrive with its item instead of in a query of its own.",
 )
 async def names_and_categories(names_and_categories):
     """Check that names_and_categories() returns (item name, category name or None) for every item, in order, in a few queries and without the lazy-relation trap.

@@ -21,8 +21,8 @@ def _lost(context):
 @exercise(
     "10",
     "fire_and_forget",
-    hint="The event loop keeps only a weak reference to a task: keep your own (a set), "
-    "and let each task remove itself when it is done (add_done_callback).",
+    hint="Lesson 10 shows a task garbage-collected mid-flight: who holds on to a task "
+    "while it runs, and who lets go of it once it is done?",
 )
 async def fire_and_forget(fire_and_forget):
     """Check that fire_and_forget(coro) starts a task that survives garbage collection and is let go once done."""

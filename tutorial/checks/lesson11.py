@@ -122,8 +122,8 @@ async def _fails_on(test, view):
 @exercise(
     "11",
     "create_then_list",
-    hint="POST JSON (content_type='application/json'), assert the status is 201 and the body has "
-    "your name, then GET /items/ and assert an item with that name is in body['items'].",
+    hint="A test must fail when the view is broken: assert the POST's status and body, then "
+    "that the GET lists what you created (lesson 11's first test shows the shape).",
 )
 async def create_then_list(test_create_then_list):
     """Check that test_create_then_list(client) passes against the real /items/ view and fails against each broken one."""

@@ -17,8 +17,8 @@ def _actual_header(server):
 @exercise(
     "12",
     "server_headers",
-    hint="start_site(server) for each one, read response.headers['server'] of one request, "
-    "and stop each site before you return.",
+    hint="Lesson 12 starts the same site under every server and reads one response header "
+    "from each; leave nothing running when you return.",
 )
 def server_headers(server_headers):
     """Check that server_headers(servers) reports the Server header each server really sends, and stops its sites."""

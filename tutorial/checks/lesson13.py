@@ -88,8 +88,8 @@ def _as_pair(answer):
 @exercise(
     "13",
     "throughput_and_ratio",
-    hint="Successful requests (record.ok) per second of result.elapsed; the ideal is "
-    "result.concurrency / delay.",
+    hint="Lesson 13 defines both numbers: which requests count towards throughput, over what "
+    "time, and what the ideal is for C requests that each wait `delay` seconds.",
 )
 async def throughput_and_ratio(throughput_and_ratio, site):
     """Check that throughput_and_ratio(result, delay) returns successful requests per second and that figure as a fraction of the ideal C / delay."""

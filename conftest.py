@@ -5,6 +5,7 @@ for any still alive (orphans are re-parented, so the process tree alone would mi
 """
 
 import os
+import re
 import time
 import uuid
 
@@ -12,6 +13,8 @@ import psutil
 import pytest
 
 RUN_ID_VAR = "TUTORIAL_RUN_ID"
+# First line of a raises-exception cell: "# raises: SomeError" — the exception it must raise.
+RAISES = re.compile(r"^# raises: (\w+)", re.M)
 
 
 def pytest_configure(config):
@@ -53,15 +56,22 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_runtest_call(item):
     """nbval lets a cell tagged raises-exception pass when it does not raise: we do not.
 
-    Such a cell is a claim ("this raises") and must fail the run when the claim stops being true.
+    Such a cell is a claim ("this raises X") and must fail the run when the claim stops being
+    true: it must raise, and raise the exception its "# raises: X" line names.
     """
     result = yield
     cell = getattr(item, "cell", None)
     if cell is not None and "raises-exception" in cell.get("metadata", {}).get("tags", []):
         outputs = getattr(item, "test_outputs", None) or []
-        if not any(output.get("output_type") == "error" for output in outputs):
+        raised = [output.get("ename") for output in outputs if output.get("output_type") == "error"]
+        if not raised:
             raise AssertionError(
                 "this cell is tagged raises-exception but raised nothing: the claim it shows "
                 "is no longer true (or the tag is stale)"
+            )
+        expected = RAISES.search(cell.get("source", ""))
+        if expected and raised[0] != expected.group(1):
+            raise AssertionError(
+                f"this cell says it raises {expected.group(1)}, but raised {raised[0]}"
             )
     return result

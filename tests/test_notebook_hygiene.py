@@ -169,3 +169,17 @@ def test_nav_is_idempotent_and_check_notices_a_new_lesson(tree, capsys):
     out = capsys.readouterr().out
     assert "solutions/03_three.ipynb" in out and "notebooks/04_four.ipynb" in out
     assert (tree / "notebooks" / "03_three.ipynb").read_text() == before  # --check wrote nothing
+
+
+def undeclared_raises(nb, path):
+    """A raises-exception cell opens with '# raises: Name', which conftest.py holds it to."""
+    bad = [
+        index
+        for index, cell in enumerate(nb.cells)
+        if "raises-exception" in nbs.tags(cell) and not cell.source.startswith("# raises: ")
+    ]
+    return f"cells {bad} are tagged raises-exception without a '# raises: Name' line" if bad else ""
+
+
+def test_every_intended_error_names_the_exception_it_raises():
+    assert not offenders(undeclared_raises)

@@ -90,6 +90,8 @@ def test_a_lesson_runs_all_in_jupyterlab_without_unexpected_errors(lab, browser,
     plots = page.locator(".jp-OutputArea-output img")
     assert plots.count() >= 1, "the timeline plot is missing"
     plots.first.scroll_into_view_if_needed()
+    plots.first.wait_for(state="visible")
+    page.wait_for_timeout(500)  # JupyterLab paints cells scrolled into view a moment later
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(
         path=SCREENSHOTS / f"lab-{notebook.removesuffix('.ipynb')}.png", full_page=False

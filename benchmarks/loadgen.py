@@ -24,11 +24,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from urllib.parse import urlsplit
 
+from tutorial.fresh_loop import run_in_fresh_loop
 from tutorial.load import check_local
 
 MAX_CONCURRENCY = 5000
@@ -191,23 +191,10 @@ def run_inline(url, *, concurrency, duration, max_requests, timeout=10.0, grace=
     the committed results.
     """
     validate(url, concurrency, duration, max_requests)
-    outcome = {}
-
-    def target():
-        try:
-            outcome["value"] = asyncio.run(
-                drive(url, concurrency=concurrency, duration=duration,
-                      max_requests=max_requests, timeout=timeout, grace=grace)
-            )  # fmt: skip
-        except BaseException as error:  # re-raised in the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=target, name="loadgen")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    return run_in_fresh_loop(
+        drive, url, concurrency=concurrency, duration=duration, max_requests=max_requests,
+        timeout=timeout, grace=grace, name="loadgen",
+    )  # fmt: skip
 
 
 def merge(outcomes):

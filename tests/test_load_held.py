@@ -13,16 +13,7 @@ import pytest
 
 from tutorial.load import fire
 from tutorial.site import start_site
-
-
-def max_overlap(spans):
-    """The largest number of spans running at one instant."""
-    events = sorted([(start, 1) for _, start, _ in spans] + [(end, -1) for _, _, end in spans])
-    running = peak = 0
-    for _, step in events:
-        running += step
-        peak = max(peak, running)
-    return peak
+from tutorial.timing import max_overlap
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,11 @@ the price of the hop itself: handing the call to another thread and getting the 
 
 import asyncio
 import statistics
-import threading
 import time
 
 from asgiref.sync import async_to_sync, sync_to_async
+
+from .fresh_loop import run_in_fresh_loop
 
 HOPS = (
     "await (no hop)",
@@ -87,17 +88,4 @@ def time_hops(n=300):
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    outcome = {}
-
-    def run():
-        try:
-            outcome["medians"] = asyncio.run(_measure(n))
-        except BaseException as error:  # handed to the caller's thread below
-            outcome["error"] = error
-
-    worker = threading.Thread(target=run, name="time_hops")
-    worker.start()
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["medians"]
+    return run_in_fresh_loop(_measure, n, name="time_hops")

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .timing import max_overlap as most_at_once  # noqa: F401 - lessons import it from here
+
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 MAX_REQUESTS = 5000
 
@@ -84,22 +86,6 @@ class LoadResult:
             f"<LoadResult {len(self.records)} requests, concurrency {self.concurrency}, "
             f"{self.elapsed:.2f} s, {self.errors} errors, {self.throughput:.1f} req/s>"
         )
-
-
-def most_at_once(spans):
-    """The largest number of (label, start, end) spans in progress at the same moment.
-
-    1 means they ran strictly one after another; n means all n overlapped somewhere.
-    """
-    events = sorted(
-        [(start, 1) for _, start, _ in spans] + [(end, -1) for _, _, end in spans],
-        key=lambda event: (event[0], event[1]),  # an end before a start at the same instant
-    )
-    running = most = 0
-    for _, step in events:
-        running += step
-        most = max(most, running)
-    return most
 
 
 def check_local(url):

@@ -52,14 +52,23 @@ CONFIGURATIONS = (
         "django async, lean middleware (uvicorn)", "uvicorn", "/async/sleep/?delay={delay}",
         "2 hops per request are left (request_started's sync receivers, response.close()), "
         "and with them a one-thread executor and a joining thread per request: less CPU than "
-        "with the full stack, still far more than the peer's",
+        "with the full stack, still far more than the peer's (the next row removes both)",
         site={"env": {"COMPANION_LEAN_MIDDLEWARE": "1"}},
     ),
     Configuration(
-        f"django async, lean middleware (uvicorn ×{CORES})", "uvicorn", "/async/sleep/?delay={delay}",
+        "django async, lean + reused threads (uvicorn)", "uvicorn", "/async/sleep/?delay={delay}",
+        "no thread started per request, one hop left (response.close()) and a thread held only "
+        "from that hop to the end (config/reused_threads.py); at C=1000 the one server process "
+        "runs out of CPU: 10 000 req/s × its CPU per request is more than a core",
+        site={"env": {"COMPANION_LEAN_MIDDLEWARE": "1", "COMPANION_REUSE_THREADS": "1"}},
+    ),
+    Configuration(
+        f"django async, lean + reused threads (uvicorn ×{CORES})", "uvicorn",
+        "/async/sleep/?delay={delay}",
         "two server processes double the CPU Django can use, but they share the two cores "
-        "with the load generator; at C=1000, ~2000 threads",
-        site={"env": {"COMPANION_LEAN_MIDDLEWARE": "1"}, "workers": CORES},
+        "with the load generator",
+        site={"env": {"COMPANION_LEAN_MIDDLEWARE": "1", "COMPANION_REUSE_THREADS": "1"},
+              "workers": CORES},
     ),
     Configuration(
         "django sync (uvicorn, ASGI)", "uvicorn", "/sync/sleep/?delay={delay}",
@@ -116,6 +125,7 @@ QUICK = (
     "starlette async (uvicorn)",
     "django async (uvicorn)",
     "django async, lean middleware (uvicorn)",
+    "django async, lean + reused threads (uvicorn)",
     "django sync (uvicorn, ASGI)",
     f"django sync (gunicorn gthread {CORES}×{GTHREAD_THREADS})",
 )

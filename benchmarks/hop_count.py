@@ -1,12 +1,14 @@
-"""Count the thread hops (sync_to_async calls) Django makes for one request under ASGI.
+"""Count the thread hops (sync_to_async calls) and thread starts of one request under ASGI.
 
     from benchmarks.hop_count import count_hops
     count_hops("/async/sleep/?delay=0")                                   # the site as it is
     count_hops("/async/sleep/?delay=0", env={"COMPANION_LEAN_MIDDLEWARE": "1"})
+    count_hops("/async/sleep/?delay=0", env={"COMPANION_REUSE_THREADS": "1"})
 
 Runs in a child process with the companion site's settings (so this process's Django, if any,
-is untouched): it wraps asgiref's SyncToAsync.__call__ with a counter, sends one request
-through Django's ASGI application in memory, and reports what each hop ran.
+is untouched): it wraps asgiref's SyncToAsync.__call__ and threading.Thread.start with counters,
+sends one request through the site's ASGI application (config.asgi) in memory, and reports what
+each hop ran and how many threads the request started.
 """
 
 import json
@@ -18,11 +20,9 @@ import tempfile
 from tutorial.site import ROOT, SITE_DIR
 
 _CHILD = r"""
-import asyncio, collections, json, sys
-import django
-django.setup()
+import asyncio, collections, json, sys, threading
 from asgiref.sync import SyncToAsync
-from django.core.asgi import get_asgi_application
+from config.asgi import application
 
 calls = collections.Counter()
 original = SyncToAsync.__call__
@@ -36,7 +36,14 @@ async def counted(self, *args, **kwargs):
     return await original(self, *args, **kwargs)
 
 SyncToAsync.__call__ = counted
-application = get_asgi_application()
+started = []
+start = threading.Thread.start
+
+def counted_start(self):
+    started.append(self.name)
+    return start(self)
+
+threading.Thread.start = counted_start
 path, _, query = sys.argv[1].partition("?")
 
 async def one_request():
@@ -57,13 +64,14 @@ async def one_request():
 
 asyncio.run(one_request())  # warm up: imports, URL resolver, first-time setup
 calls.clear()
+started.clear()
 status = asyncio.run(one_request())
-print(json.dumps({"status": status, "hops": dict(calls)}))
+print(json.dumps({"status": status, "hops": dict(calls), "threads_started": len(started)}))
 """
 
 
 def count_hops(path="/async/sleep/?delay=0", *, env=None, timeout=60):
-    """{"status": HTTP status, "hops": {what ran in a thread: times}} for one request to `path`."""
+    """{"status", "hops": {what ran in a thread: times}, "threads_started"} for one request."""
     with tempfile.TemporaryDirectory(prefix="hop-count-") as folder:
         child_env = {
             **os.environ,

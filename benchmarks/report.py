@@ -122,7 +122,10 @@ def plot(results, path, *, delay, title=None):
     from tutorial.plots import plot_throughput
 
     io = [r for r in results if r.ratio is not None]
-    fig, axes = plt.subplots(2, 2, figsize=(15, 10))
+    # More configurations than tab10 has colours: tab20's dark shades, then its light ones.
+    colours = plt.cm.tab20.colors[::2] + plt.cm.tab20.colors[1::2]
+    with plt.rc_context({"axes.prop_cycle": plt.cycler(color=colours)}):
+        fig, axes = plt.subplots(2, 2, figsize=(15, 10))
     plot_throughput(
         [(r.config, r.concurrency, max(r.throughput, 0.1)) for r in io],
         ideal=lambda c: c / delay, title=title or f"I/O delay {delay:g} s", ax=axes[0][0],

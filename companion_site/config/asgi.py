@@ -2,8 +2,16 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.conf import settings
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django.setup(set_prefix=False)  # what get_asgi_application() does before building its handler
 
-application = get_asgi_application()
+if settings.COMPANION_REUSE_THREADS:
+    from config.reused_threads import ReusedThreadsASGIHandler
+
+    application = ReusedThreadsASGIHandler()
+else:
+    application = ASGIHandler()  # = get_asgi_application(), Django's stock handler

@@ -9,6 +9,8 @@ start several differently configured copies side by side without editing files:
 - COMPANION_SYNC_MIDDLEWARE=1  add one sync-only middleware (lesson 09: what mixing costs)
 - COMPANION_LEAN_MIDDLEWARE=1  only the async-capable timing middleware, none of Django's
                                built-in ones (lesson 13: what their thread hops cost under ASGI)
+- COMPANION_REUSE_THREADS=1    ASGI requests borrow a thread instead of starting two
+                               (config/reused_threads.py; lesson 13)
 - COMPANION_LOG_LEVEL        level of the `django.request` and `demo` loggers (default INFO)
 - COMPANION_SQLITE_NAIVE=1    SQLite without the options below (deferred transactions, rollback
                                journal) and timeout 0: lesson 07's "database is locked"
@@ -61,6 +63,9 @@ if _flag("COMPANION_LEAN_MIDDLEWARE"):
 if _flag("COMPANION_SYNC_MIDDLEWARE"):
     # Deliberately sync-only: Django must adapt it with sync_to_async for every request.
     MIDDLEWARE.append("demo.middleware.SyncOnlyMiddleware")
+
+# Read by config/asgi.py, which then serves through config.reused_threads.
+COMPANION_REUSE_THREADS = _flag("COMPANION_REUSE_THREADS")
 
 ROOT_URLCONF = "config.urls"
 TEMPLATES = [

@@ -9,7 +9,9 @@ Why not httpx here: its per-request overhead (~0.3 ms of CPU) caps one process a
 requests/s, on the same two cores as the server. This client parses just enough HTTP/1.1
 (status line, Content-Length) to cost a fraction of that. `python -m benchmarks` measures its
 ceiling against the Starlette peer and prints it, so a result is never the generator's limit
-passed off as the server's. With `wrk` installed (Debian package `wrk`), `--generator wrk` uses it.
+passed off as the server's. With `wrk` installed (Debian package `wrk`), `--generator wrk` uses it,
+with benchmarks/wrk_budget.lua for the request budget; wrk stops at its duration without waiting
+for the requests still out, so it cannot count unfinished ones (they read None).
 
 Run one load as a separate process (so it has a core and an event loop of its own):
     python -m benchmarks.loadgen URL --concurrency 50 --duration 2 --max-requests 5000
@@ -19,6 +21,7 @@ prints one JSON object: latencies (s) of the successful requests, errors, unfini
 import argparse
 import asyncio
 import json
+import math
 import re
 import shutil
 import socket
@@ -26,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from tutorial.fresh_loop import run_in_fresh_loop
@@ -226,8 +230,15 @@ def _seconds(text):
     return float(number) * _UNITS[unit]
 
 
-def parse_wrk(text, concurrency):
-    """The outcome dict from `wrk --latency` output (percentiles instead of raw latencies)."""
+WRK_BUDGET_SCRIPT = Path(__file__).with_name("wrk_budget.lua")
+
+
+def parse_wrk(text, concurrency, budget=None):
+    """The outcome dict from `wrk --latency` output (percentiles instead of raw latencies).
+
+    `budget`: the request budget the run had; reaching it is recorded, because wrk then still
+    reports its whole duration as elapsed, so requests/s read low.
+    """
     requests, elapsed = re.search(r"(\d+) requests in ([\d.]+\w+)", text).groups()
     percentiles = {
         int(p): _seconds(v) for p, v in re.findall(r"^\s+(\d+)%\s+([\d.]+\w+)\s*$", text, re.M)
@@ -239,6 +250,8 @@ def parse_wrk(text, concurrency):
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     http_errors = int(non_2xx.group(1)) if non_2xx else 0
     ok = int(requests) - http_errors
+    totals = re.search(r"Requests sent: (\d+), answered: (\d+)", text)
+    answered = int(totals.group(2)) if totals else None
     return {
         "generator": "wrk",
         "concurrency": concurrency,
@@ -247,23 +260,26 @@ def parse_wrk(text, concurrency):
         "percentiles": percentiles,
         "errors": socket_errors + http_errors,
         "error_kinds": {"socket": socket_errors, "non-2xx": http_errors},
-        "unfinished": 0,
+        "unfinished": None,  # wrk does not wait for the requests still out at its end
+        "budget_reached": bool(budget and answered is not None and answered >= budget),
     }
 
 
 def run_wrk(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0, processes=1):
-    """Drive `url` with wrk (bounded by duration; wrk has no request budget)."""
+    """Drive `url` with wrk, bounded by duration and (through wrk_budget.lua) by max_requests."""
     validate(url, concurrency, duration, max_requests)
     wrk = shutil.which("wrk")
     if wrk is None:
         raise GeneratorMissing("wrk is not installed (Debian: apt-get install wrk)")
     threads = max(1, min(processes, concurrency))
-    command = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{duration:g}s",
-               f"--timeout={timeout:g}s", "--latency", url]  # fmt: skip
+    per_thread = max(1, max_requests // threads)
+    command = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{math.ceil(duration)}s",
+               f"--timeout={timeout:g}s", "--latency", "-s", str(WRK_BUDGET_SCRIPT), url,
+               "--", str(per_thread)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stderr.strip()[-300:]}")
-    return parse_wrk(done.stdout, concurrency)
+    return parse_wrk(done.stdout, concurrency, budget=per_thread * threads)
 
 
 GENERATORS = {"asyncio": run_asyncio, "inline": run_inline, "wrk": run_wrk}

@@ -39,6 +39,11 @@ def _cpu(value):
     return "—" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
+def count_text(value):
+    """A count for the report; None (the generator cannot tell) reads "n/a"."""
+    return "n/a" if value is None else value
+
+
 def _ratio(value):
     return "—" if value is None else f"{value:.2f}"
 
@@ -60,7 +65,7 @@ def markdown(results, *, info, generator, ceiling, delay, hops=None, failures=()
         else f"- Load generator: {generator}",
         f"- I/O delay per request: {delay:g} s, so the ideal throughput is C / {delay:g} s",
         "- req/s: successes that ended within the load window ÷ the window; unfinished: still "
-        "out after the grace period; CPU ms/req: the server's CPU time during the run ÷ "
+        "out after the grace period (n/a with wrk, which does not wait for them); CPU ms/req: the server's CPU time during the run ÷ "
         "successes (it includes idle work, so it reads high at C=1); peaks: sampled every "
         "50 ms over the server's whole process tree",
         "",
@@ -76,7 +81,7 @@ def markdown(results, *, info, generator, ceiling, delay, hops=None, failures=()
         ideal = r.concurrency / delay
         lines.append(
             f"| {r.config} | {r.concurrency} | {r.throughput:.0f} | {ideal:.0f} | "
-            f"{_ratio(r.ratio)} | {_ms(r.p50)} | {_ms(r.p99)} | {r.errors} | {r.unfinished} | "
+            f"{_ratio(r.ratio)} | {_ms(r.p50)} | {_ms(r.p99)} | {r.errors} | {count_text(r.unfinished)} | "
             f"{r.peak_threads} | {_mb(r.peak_rss_mb)} | {_cpu(r.cpu_ms)} |"
         )
     if trivial:

@@ -66,7 +66,7 @@ def describe(result, delay):
     else:
         rate = f"{result.throughput:.0f} req/s"
     return (f"{result.config} C={result.concurrency}: {rate}; p50 {p50}, p99 {p99}; "
-            f"{result.errors} errors, {result.unfinished} unfinished; "
+            f"{result.errors} errors, {report.count_text(result.unfinished)} unfinished; "
             f"peak {result.peak_threads} threads, {result.peak_rss_mb:.0f} MB; "
             f"server CPU {result.cpu_ms:.2f} ms per request")  # fmt: skip
 
@@ -87,6 +87,9 @@ def measure(site, config, concurrency, *, options, generator):
     if outcome.get("error_kinds"):
         kinds = ", ".join(f"{k} ×{n}" for k, n in outcome["error_kinds"].items() if n)
         result.note = f"errors: {kinds}" if kinds else ""
+    if outcome.get("budget_reached"):
+        budget_note = "request budget reached before the duration ended: req/s reads low"
+        result.note = f"{result.note}; {budget_note}" if result.note else budget_note
     return result
 
 
@@ -107,6 +110,19 @@ def warm_up(site, config, requests=5):
             client.get(config.url(site.url, delay=0))
 
 
+def answers_promptly(site, result, timeout=2.0):
+    """After a generator that cannot count unfinished requests (wrk): is the server free again?
+
+    A server still working through queued requests answers a health probe late, or not at all.
+    """
+    if result.unfinished is not None:
+        return True
+    try:
+        return httpx.get(site.url + "/health/", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def run_configuration(config, levels, *, options, generator, bar, failures):
     """All levels of one configuration; restarts its server after a level left requests unanswered."""
     results, site = [], None
@@ -116,13 +132,15 @@ def run_configuration(config, levels, *, options, generator, bar, failures):
                 site = start_site(config.server, **config.site)
                 warm_up(site, config)
             result = measure(site, config, concurrency, options=options, generator=generator)
-            if result.unfinished or not site.running:
+            if result.unfinished or not site.running or not answers_promptly(site, result):
                 # Queued requests would keep the server busy into the next level: start afresh.
                 site.stop()
                 site = None
-                result.note = (result.note + "; " if result.note else "") + (
-                    f"{result.unfinished} requests still unanswered after the run: server restarted"
-                )
+                if result.unfinished:
+                    result.note = (result.note + "; " if result.note else "") + (
+                        f"{result.unfinished} requests still unanswered after the run: "
+                        "server restarted"
+                    )
             results.append(result)
             bar.write(describe(result, options.delay))
             bar.update()

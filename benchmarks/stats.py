@@ -36,7 +36,7 @@ class Result:
     p50: float
     p99: float
     errors: int
-    unfinished: int
+    unfinished: int | None  # None: the generator cannot tell (wrk)
     ratio: float | None  # throughput / ideal; None where there is no ideal (trivial views)
     peak_rss_mb: float = math.nan
     peak_threads: int = 0

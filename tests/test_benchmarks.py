@@ -2,6 +2,9 @@
 
 import asyncio
 import math
+import os
+import shutil
+import socket
 
 import psutil
 import pytest
@@ -39,6 +42,13 @@ def outcome(latencies, *, concurrency=10, elapsed=2.0, errors=0, unfinished=0, *
         "unfinished": unfinished,
         **window,
     }
+
+
+# Locally a missing wrk skips its test with the reason; in CI (.ci/run installs it) it fails.
+needs_wrk = pytest.mark.skipif(
+    not shutil.which("wrk") and not os.environ.get("CI"),
+    reason="wrk is not installed: apt-get install wrk (.ci/run installs it)",
+)
 
 
 # --- pure arithmetic ------------------------------------------------------------------------
@@ -127,6 +137,7 @@ def test_markdown_report_has_the_machine_the_ratio_and_a_reason_below_half():
     results = [
         summarize("slow", outcome([0.1] * 10), delay=0.1),  # 5 req/s of 100: 0.05
         summarize("hello: starlette", outcome([0.001] * 100)),
+        summarize("by wrk", loadgen.parse_wrk(WRK_OUTPUT, 50), delay=0.1),
     ]
     text = report.markdown(
         results,
@@ -138,6 +149,7 @@ def test_markdown_report_has_the_machine_the_ratio_and_a_reason_below_half():
     )
     assert "cores" in text and "django" in text and "1234 req/s" in text
     assert "| slow | 10 | 5 | 100 | 0.05 |" in text
+    assert "| by wrk | 50 | 483 | 500 | 0.97 | 101 | 106 | 15 | n/a |" in text  # wrk: unknown
     assert "**slow**: because it is slow" in text
     assert "Trivial views" in text
 
@@ -206,6 +218,40 @@ def test_the_starlette_peer_starts_through_start_site_and_answers():
     assert bad["error_kinds"] == {"HTTP 400": 1}
 
 
+@needs_wrk
+def test_wrk_drives_a_real_server_within_its_budget_and_its_report_is_read():
+    with start_site("uvicorn", app=configs.PEER_APP) as site:
+        url = site.url + "/sleep/?delay=0.01"
+        capped = loadgen.run_wrk(url, concurrency=4, duration=1, max_requests=20)
+        free = loadgen.run_wrk(url, concurrency=4, duration=1, max_requests=100_000)
+        bad = loadgen.run_wrk(
+            site.url + "/sleep/?delay=nope", concurrency=1, duration=1, max_requests=100
+        )
+    assert capped["ok"] == 20 and capped["budget_reached"] and capped["errors"] == 0
+    assert free["ok"] > 20 and not free["budget_reached"] and free["errors"] == 0
+    assert 0 < free["percentiles"][50] <= free["percentiles"][99]
+    result = summarize("wrk", free, delay=0.01)
+    assert result.ok == free["ok"] and result.unfinished is None  # wrk cannot tell
+    assert bad["ok"] == 0 and bad["error_kinds"]["non-2xx"] == bad["errors"] > 0
+
+
+def test_after_wrk_a_server_that_does_not_answer_a_probe_is_restarted():
+    class Site:
+        def __init__(self, url):
+            self.url = url
+
+    counted = summarize("asyncio", outcome([0.1]), delay=0.1)
+    by_wrk = summarize("wrk", loadgen.parse_wrk(WRK_OUTPUT, 50), delay=0.1)
+    with socket.socket() as busy:  # listens, never answers: a server deep in queued requests
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        stuck = Site(f"http://127.0.0.1:{busy.getsockname()[1]}")
+        assert not run.answers_promptly(stuck, by_wrk, timeout=0.3)
+        assert run.answers_promptly(stuck, counted)  # a generator that counts needs no probe
+    with start_site("uvicorn", app=configs.PEER_APP) as site:
+        assert run.answers_promptly(site, by_wrk)
+
+
 def test_sampler_sees_the_servers_threads_memory_and_cpu():
     with start_site("uvicorn", app=configs.PEER_APP) as site, PeakSampler(site.pids) as peak:
         # Enough requests to use well over the 10 ms resolution of the kernel's CPU clock.
@@ -229,6 +275,8 @@ def test_tiny_run_writes_a_report_and_leaves_no_server(tmp_path, capsys):
             "6",
             "--no-hops",
             "--no-ceiling",
+            "--generator",
+            "asyncio",  # wrk has no request budget: this run counts its requests
             "--output",
             str(tmp_path),
         ]

@@ -24,8 +24,8 @@ A borrowed thread outlives the request, like a WSGI worker thread. Two consequen
 
 A thread that still has work of its request queued or running when the request ends (a call
 whose await was cancelled, a task nobody awaited) is not lent again: it exits when that work is
-done, as stock Django's would. Threads idle for longer than IDLE_SECONDS are let go too, so a
-burst does not pin its threads.
+done, as stock Django's would. Threads idle for longer than IDLE_SECONDS are let go too (looked
+at whenever a request ends), so a burst does not pin its threads.
 """
 
 import threading

@@ -243,6 +243,8 @@ def parse_wrk(text, concurrency, budget=None):
     percentiles = {
         int(p): _seconds(v) for p, v in re.findall(r"^\s+(\d+)%\s+([\d.]+\w+)\s*$", text, re.M)
     }
+    if int(requests) == 0:
+        percentiles = {}  # wrk prints 0us percentiles when nothing was answered: there are none
     socket = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
     )

@@ -123,6 +123,17 @@ def answers_promptly(site, result, timeout=2.0):
         return False
 
 
+def restart_reason(site, result):
+    """Why the server must start afresh before the next level, or None if it need not."""
+    if not site.running:
+        return "the server exited"
+    if result.unfinished:
+        return f"{result.unfinished} requests still unanswered after the run"
+    if not answers_promptly(site, result):
+        return "no prompt answer to a health probe after the run"
+    return None
+
+
 def run_configuration(config, levels, *, options, generator, bar, failures):
     """All levels of one configuration; restarts its server after a level left requests unanswered."""
     results, site = [], None
@@ -132,15 +143,12 @@ def run_configuration(config, levels, *, options, generator, bar, failures):
                 site = start_site(config.server, **config.site)
                 warm_up(site, config)
             result = measure(site, config, concurrency, options=options, generator=generator)
-            if result.unfinished or not site.running or not answers_promptly(site, result):
+            restart = restart_reason(site, result)
+            if restart:
                 # Queued requests would keep the server busy into the next level: start afresh.
                 site.stop()
                 site = None
-                if result.unfinished:
-                    result.note = (result.note + "; " if result.note else "") + (
-                        f"{result.unfinished} requests still unanswered after the run: "
-                        "server restarted"
-                    )
+                result.note = "; ".join(filter(None, [result.note, f"{restart}: server restarted"]))
             results.append(result)
             bar.write(describe(result, options.delay))
             bar.update()

@@ -115,6 +115,17 @@ def test_wrk_output_is_parsed_into_the_same_outcome():
     assert result.ratio == pytest.approx(970 / 2.01 / 500)
 
 
+def test_wrk_with_nothing_answered_has_no_latencies_rather_than_zero():
+    nothing = (
+        WRK_OUTPUT.replace("980 requests in", "0 requests in")
+        .replace("100.90ms", "0.00us")
+        .replace("  Non-2xx or 3xx responses: 10\n", "")
+    )
+    result = summarize("wrk", loadgen.parse_wrk(nothing, 50), delay=0.1)
+    assert result.ok == 0 and result.throughput == 0
+    assert math.isnan(result.p50) and math.isnan(result.p99)
+
+
 def test_merging_processes_adds_counts_and_keeps_the_longest_elapsed():
     merged = loadgen.merge(
         [

@@ -91,7 +91,6 @@ def test_the_thread_of_a_request_that_did_not_end_cleanly_is_not_lent_again():
 @pytest.fixture
 def restore_request_signals():
     yield
-    signals.request_finished.disconnect(reset_queries)
     signals.request_started.connect(close_old_connections)
     signals.request_started.connect(reset_queries)
 
@@ -103,14 +102,22 @@ def receivers(signal):
 def test_without_persistent_connections_request_started_keeps_no_housekeeping(
     restore_request_signals,
 ):
-    assert skip_request_started_housekeeping({"default": {"CONN_MAX_AGE": 0}})
+    assert skip_request_started_housekeeping({"default": {"CONN_MAX_AGE": 0}}, debug=False)
     assert "close_old_connections" not in receivers(signals.request_started)
     assert "reset_queries" not in receivers(signals.request_started)
-    assert {"close_old_connections", "reset_queries"} <= set(receivers(signals.request_finished))
+    assert "close_old_connections" in receivers(signals.request_finished)
 
 
-def test_with_persistent_connections_request_started_keeps_its_housekeeping():
-    assert not skip_request_started_housekeeping({"default": {}, "other": {"CONN_MAX_AGE": 60}})
+@pytest.mark.parametrize(
+    ("databases", "debug"),
+    [
+        ({"default": {}, "other": {"CONN_MAX_AGE": 60}}, False),
+        ({"default": {"CONN_MAX_AGE": None}}, False),  # None: persistent, never closed
+        ({"default": {"CONN_MAX_AGE": 0}}, True),  # DEBUG keeps a query log to reset
+    ],
+)
+def test_request_started_keeps_its_housekeeping_when_it_has_work(databases, debug):
+    assert not skip_request_started_housekeeping(databases, debug=debug)
     assert {"close_old_connections", "reset_queries"} <= set(receivers(signals.request_started))
 
 

@@ -2,16 +2,14 @@
 
 import os
 
-import django
 from django.conf import settings
-from django.core.handlers.asgi import ASGIHandler
+from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django.setup(set_prefix=False)  # what get_asgi_application() does before building its handler
 
-if settings.COMPANION_REUSE_THREADS:
+application = get_asgi_application()
+
+if settings.COMPANION_REUSE_THREADS:  # lesson 13: requests borrow a thread instead of starting two
     from config.reused_threads import ReusedThreadsASGIHandler
 
     application = ReusedThreadsASGIHandler()
-else:
-    application = ASGIHandler()  # = get_asgi_application(), Django's stock handler

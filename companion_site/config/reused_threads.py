@@ -7,25 +7,31 @@ is started to join it. asgiref 3.13 lets the caller supply that executor
 an executor that borrows an idle thread at the request's first thread-sensitive call and gives
 it back at the end. Django's guarantee is kept — everything thread-sensitive in a request runs
 on one thread, and no two requests share a thread at the same time — but no thread is created
-per request, and an async view holds none while it awaits.
+per request. With the lean stack (no MiddlewareMixin middleware) and the rule below, an async
+view's first thread-sensitive call is `response.close()`, so it holds no thread while it awaits.
 
-A borrowed thread outlives the request, like a WSGI worker thread. Two consequences:
+A borrowed thread outlives the request, like a WSGI worker thread. Consequences:
 
 - `threading.local` state (database connections among it) stays on the thread. Django closes
-  connections at `request_finished`, which runs on this thread (`response.close()`); so with
-  CONN_MAX_AGE = 0 a thread starts each request with no open connection, and the two
-  housekeeping receivers of `request_started` (close_old_connections, reset_queries) have
-  nothing to do — yet, being sync, they cost a thread hop per request. With CONN_MAX_AGE = 0
-  this handler clears the query log at `request_finished` instead and leaves
-  `request_started` without them. With persistent connections it keeps them: a connection may
-  expire or break while its thread waits for the next request.
+  connections at `request_finished`, which runs on this thread (`response.close()`), so with
+  CONN_MAX_AGE = 0 a thread starts each request with its connections closed, and
+  `request_started`'s two sync receivers have nothing to do: `close_old_connections` finds
+  nothing open, and `reset_queries` clears a query log that is only kept with DEBUG on. Being
+  sync, they still cost a thread hop per request. So when DEBUG is off and every database has
+  CONN_MAX_AGE = 0, this handler disconnects them from `request_started`, for the whole process
+  (build it only in the server process). Otherwise it keeps them: a persistent connection
+  (CONN_MAX_AGE > 0 or None) can expire or break while its thread waits for the next request.
+  One case the rule does not cover: a `request_finished` receiver of yours that runs after
+  Django's and opens a connection leaves it open into the thread's next request (stock Django
+  leaves it on a dying thread, closed only when Python collects it).
 - Tasks a view leaves running must not call thread-sensitive code after the response: asgiref
   raises RuntimeError for them (stock Django would quietly start another thread).
-
-A thread that still has work of its request queued or running when the request ends (a call
-whose await was cancelled, a task nobody awaited) is not lent again: it exits when that work is
-done, as stock Django's would. Threads idle for longer than IDLE_SECONDS are let go too (looked
-at whenever a request ends), so a burst does not pin its threads.
+- A thread that still has work of its request queued or running when the request ends (a call
+  whose await was cancelled, a task nobody awaited) is not lent again. Stock Django would keep
+  the request open until that work is done (it awaits the join); here the request ends and the
+  thread finishes the work on its own, unseen by the server.
+- Threads idle for longer than IDLE_SECONDS are let go (looked at whenever a request ends), so a
+  burst does not pin its threads for long; a thread let go drops its connections unclosed.
 """
 
 import threading
@@ -119,14 +125,14 @@ class BorrowOnFirstCall(Executor):
             self.thread = None
 
 
-def skip_request_started_housekeeping(databases=None):
-    """With CONN_MAX_AGE = 0, move the query-log reset to request_finished (see the docstring)."""
+def skip_request_started_housekeeping(databases=None, debug=None):
+    """Disconnect request_started's sync receivers when they have nothing to do (see above)."""
     databases = settings.DATABASES if databases is None else databases
-    if any(db.get("CONN_MAX_AGE", 0) for db in databases.values()):
-        return False
+    debug = settings.DEBUG if debug is None else debug
+    if debug or any(db.get("CONN_MAX_AGE", 0) != 0 for db in databases.values()):
+        return False  # None means "never close": persistent too
     signals.request_started.disconnect(close_old_connections)
     signals.request_started.disconnect(reset_queries)
-    signals.request_finished.connect(reset_queries)
     return True
 
 

@@ -55,6 +55,7 @@ urlpatterns = [
     path("background/executor/", background.in_executor, name="background-executor"),
     path("background/marker/<slug:name>/", background.marker, name="background-marker"),
     path("auth/signup/", accounts.signup, name="auth-signup"),
+    path("auth/signup-on-loop/", accounts.signup_hashing_on_loop, name="auth-signup-on-loop"),
     path("auth/login/", accounts.login, name="auth-login"),
     path("auth/logout/", accounts.logout, name="auth-logout"),
     path("auth/whoami/", accounts.whoami, name="auth-whoami"),

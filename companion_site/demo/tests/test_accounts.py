@@ -1,5 +1,6 @@
 import json
 
+from django.contrib.auth.models import User
 from django.test import TestCase
 
 ADA = {"username": "ada", "password": "correct horse battery"}
@@ -19,6 +20,17 @@ class AccountsTests(TestCase):
         self.assertEqual(me, {"authenticated": True, "username": "ada"})
         await self.post("/auth/logout/", {})
         self.assertFalse((await self.async_client.get("/auth/whoami/")).json()["authenticated"])
+
+    async def test_both_signups_store_a_password_that_logs_in(self):
+        for url, name in (("/auth/signup/", "ada"), ("/auth/signup-on-loop/", "bob")):
+            with self.subTest(url=url):
+                self.assertEqual((await self.post(url, {**ADA, "username": name})).status_code, 201)
+                self.assertEqual((await self.post(url, {**ADA, "username": name})).status_code, 409)
+                user = await User.objects.aget(username=name)
+                self.assertNotEqual(user.password, ADA["password"])  # hashed, not stored as is
+                self.assertTrue(await user.acheck_password(ADA["password"]))
+                login = await self.post("/auth/login/", {**ADA, "username": name})
+                self.assertEqual(login.status_code, 200)
 
     async def test_wrong_password_is_a_401(self):
         await self.post("/auth/signup/", ADA)

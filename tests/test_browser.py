@@ -104,8 +104,8 @@ def test_the_root_page_lists_every_endpoint(browser):
         page.goto(site.url + "/")
         rows = page.locator("tbody tr")
         assert rows.count() >= 10
-        # /async/blocking/ and /auth/signup-on-loop/ (Django's acreate_user) are marked as such
-        assert page.locator("td", has_text="THE MISTAKE").count() == 2
+        # /async/blocking/, /auth/signup-on-loop/, /auth/whoami-request-user/ are marked as such
+        assert page.locator("td", has_text="THE MISTAKE").count() == 3
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=SCREENSHOTS / "site-root.png", full_page=True)
 

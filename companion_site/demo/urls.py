@@ -59,6 +59,11 @@ urlpatterns = [
     path("auth/login/", accounts.login, name="auth-login"),
     path("auth/logout/", accounts.logout, name="auth-logout"),
     path("auth/whoami/", accounts.whoami, name="auth-whoami"),
+    path(
+        "auth/whoami-request-user/",
+        accounts.whoami_with_request_user,
+        name="auth-whoami-request-user",
+    ),
     path("session/visits/", accounts.visits, name="session-visits"),
     path("signals/ping/", signalling.ping, name="signals-ping"),
     path("scaling/cpu/", scaling.cpu, name="scaling-cpu"),

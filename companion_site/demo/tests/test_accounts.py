@@ -1,6 +1,7 @@
 import json
 
 from django.contrib.auth.models import User
+from django.core.exceptions import SynchronousOnlyOperation
 from django.test import TestCase
 
 ADA = {"username": "ada", "password": "correct horse battery"}
@@ -31,6 +32,14 @@ class AccountsTests(TestCase):
                 self.assertTrue(await user.acheck_password(ADA["password"]))
                 login = await self.post("/auth/login/", {**ADA, "username": name})
                 self.assertEqual(login.status_code, 200)
+
+    async def test_request_user_in_an_async_view_raises_once_there_is_a_session(self):
+        anonymous = (await self.async_client.get("/auth/whoami-request-user/")).json()
+        self.assertEqual(anonymous["authenticated"], False)  # no session: no query, no error
+        await self.post("/auth/signup/", ADA)
+        await self.post("/auth/login/", ADA)
+        with self.assertRaises(SynchronousOnlyOperation):
+            await self.async_client.get("/auth/whoami-request-user/")
 
     async def test_wrong_password_is_a_401(self):
         await self.post("/auth/signup/", ADA)

@@ -86,6 +86,15 @@ async def whoami(request):
 
 
 @json_api("GET")
+async def whoami_with_request_user(request):
+    """THE MISTAKE: request.user in an async view: with a session, a sync query on the loop."""
+    user = request.user  # lazy: loading the session and the user happens on first use, here
+    return JsonResponse(
+        {"authenticated": user.is_authenticated, "username": user.get_username() or None}
+    )
+
+
+@json_api("GET")
 async def visits(request):
     """Count this browser's visits in its session with `await session.aget/aset`."""
     count = await request.session.aget("visits", 0) + 1

@@ -7,8 +7,8 @@
 
 Runs in a child process with the companion site's settings (so this process's Django, if any,
 is untouched): it wraps asgiref's SyncToAsync.__call__ and threading.Thread.start with counters,
-sends one request through the site's ASGI application (config.asgi) in memory, and reports what
-each hop ran and how many threads the request started.
+sends one request through the site's ASGI application (config.asgi) in memory
+(benchmarks.in_memory), and reports what each hop ran and how many threads the request started.
 """
 
 import json
@@ -22,6 +22,7 @@ from tutorial.site import ROOT, SITE_DIR
 _CHILD = r"""
 import asyncio, collections, json, sys, threading
 from asgiref.sync import SyncToAsync
+from benchmarks.in_memory import get
 from config.asgi import application
 
 calls = collections.Counter()
@@ -44,22 +45,11 @@ def counted_start(self):
     return start(self)
 
 threading.Thread.start = counted_start
-path, _, query = sys.argv[1].partition("?")
-
 async def one_request():
-    sent, asked = [], []
-    async def receive():
-        if not asked:
-            asked.append(1)
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()  # the client never disconnects
+    sent = []
     async def send(message):
         sent.append(message)
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": query.encode(), "root_path": "", "headers": [(b"host", b"127.0.0.1")],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
-    await application(scope, receive, send)
+    await get(application, sys.argv[1], send)
     return sent[0]["status"]
 
 asyncio.run(one_request())  # warm up: imports, URL resolver, first-time setup

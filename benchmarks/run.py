@@ -32,7 +32,7 @@ def _args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="CI's run: ≤ 60 s")
+    parser.add_argument("--quick", action="store_true", help="the quick run: ≤ 60 s")
     parser.add_argument("--configs", nargs="+", metavar="NAME", help="only these configurations")
     parser.add_argument("--levels", nargs="+", type=int, metavar="C", help="concurrency levels")
     parser.add_argument("--duration", type=float, help="seconds of load per level")

@@ -17,6 +17,7 @@ from django.core import signals
 from django.db import close_old_connections, reset_queries
 
 from benchmarks.hop_count import count_hops
+from benchmarks.in_memory import get
 from tutorial.site import start_site
 
 REUSE = {"COMPANION_REUSE_THREADS": "1"}
@@ -121,23 +122,6 @@ def test_request_started_keeps_its_housekeeping_when_it_has_work(databases, debu
     assert {"close_old_connections", "reset_queries"} <= set(receivers(signals.request_started))
 
 
-def one_request(handler, path, send):
-    """Send one GET through `handler` in memory; the client never disconnects."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-             "root_path": "", "headers": [(b"host", b"127.0.0.1")],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
-    asked = []
-
-    async def receive():
-        if not asked:
-            asked.append(1)
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()
-
-    asyncio.run(handler(scope, receive, send))
-
-
 def test_the_handler_gives_a_thread_back_only_after_a_clean_request(restore_request_signals):
     handler = ReusedThreadsASGIHandler()
     sent = []
@@ -145,14 +129,14 @@ def test_the_handler_gives_a_thread_back_only_after_a_clean_request(restore_requ
     async def send(message):
         sent.append(message)
 
-    one_request(handler, "/sync/thread/", send)
+    asyncio.run(get(handler, "/sync/thread/", send))
     assert sent[0]["status"] == 200 and handler.threads.idle == 1
 
     async def client_gone(message):
         raise OSError("the client went away")
 
     with pytest.raises(OSError):
-        one_request(handler, "/sync/thread/", client_gone)
+        asyncio.run(get(handler, "/sync/thread/", client_gone))
     assert handler.threads.idle == 0  # its thread was let go, not lent again
 
 

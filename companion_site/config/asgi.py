@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 if not settings.COMPANION_REUSE_THREADS:
     application = get_asgi_application()
-else:  # lesson 13: requests borrow a thread instead of starting two
+else:  # lesson 15: requests borrow a thread instead of starting two
     django.setup(set_prefix=False)  # what get_asgi_application() does before its handler
     from config.reused_threads import ReusedThreadsASGIHandler
 

@@ -1,4 +1,4 @@
-"""Django's ASGI handler, but each request borrows a thread instead of starting two (lesson 13).
+"""Django's ASGI handler, but each request borrows a thread instead of starting two (lesson 15).
 
 Stock Django wraps every ASGI request in `ThreadSensitiveContext()`: the request's first
 thread-sensitive `sync_to_async` call starts a one-thread executor, and on exit a second thread

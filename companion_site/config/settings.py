@@ -8,9 +8,9 @@ start several differently configured copies side by side without editing files:
 - DJANGO_DEBUG=1             debug pages (off by default: learners should see what production sees)
 - COMPANION_SYNC_MIDDLEWARE=1  add one sync-only middleware (lesson 09: what mixing costs)
 - COMPANION_LEAN_MIDDLEWARE=1  only the async-capable timing middleware, none of Django's
-                               built-in ones (lesson 13: what their thread hops cost under ASGI)
+                               built-in ones (lesson 15: what their thread hops cost under ASGI)
 - COMPANION_REUSE_THREADS=1    ASGI requests borrow a thread instead of starting two
-                               (config/reused_threads.py; lesson 13)
+                               (config/reused_threads.py; lesson 15)
 - COMPANION_LOG_LEVEL        level of the `django.request` and `demo` loggers (default INFO)
 - COMPANION_SQLITE_NAIVE=1    SQLite without the options below (deferred transactions, rollback
                                journal) and timeout 0: lesson 07's "database is locked"
@@ -56,7 +56,7 @@ MIDDLEWARE = [
     "demo.inflight.InFlightMiddleware",
 ]
 if _flag("COMPANION_LEAN_MIDDLEWARE"):
-    # Lesson 13: Django's built-in middleware are MiddlewareMixin classes, whose async path runs
+    # Lesson 15: Django's built-in middleware are MiddlewareMixin classes, whose async path runs
     # each process_request/process_response through sync_to_async — about ten thread hops per
     # request under ASGI. A JSON API on 127.0.0.1 needs none of them.
     MIDDLEWARE = ["demo.middleware.RequestTimingMiddleware"]

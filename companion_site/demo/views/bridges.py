@@ -1,4 +1,4 @@
-"""Sync work called from async views through sync_to_async, in both thread modes (lesson 13)."""
+"""Sync work called from async views through sync_to_async, in both thread modes (lesson 15)."""
 
 import time
 

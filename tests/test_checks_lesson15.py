@@ -1,11 +1,11 @@
-"""The lesson 13 check accepts the right arithmetic and names each usual wrong one."""
+"""The lesson 15 check accepts the right arithmetic and names each usual wrong one."""
 
 import asyncio
 
 import pytest
 
 from tutorial.checks import ExerciseFailed
-from tutorial.checks import lesson13 as checks
+from tutorial.checks import lesson15 as checks
 from tutorial.site import start_site
 
 

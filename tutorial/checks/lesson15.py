@@ -1,4 +1,4 @@
-"""Checks for exercises/13_measuring.ipynb: throughput and its ratio to the ideal, from records."""
+"""Checks for exercises/15_measuring.ipynb: throughput and its ratio to the ideal, from records."""
 
 import math
 
@@ -86,9 +86,9 @@ def _as_pair(answer):
 
 
 @exercise(
-    "13",
+    "15",
     "throughput_and_ratio",
-    hint="Lesson 13 defines both numbers: which requests count towards throughput, over what "
+    hint="Lesson 15 defines both numbers: which requests count towards throughput, over what "
     "time, and what the ideal is for C requests that each wait `delay` seconds.",
 )
 async def throughput_and_ratio(throughput_and_ratio, site):

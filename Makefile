@@ -7,7 +7,7 @@ PYTEST    := $(BIN)/python -m pytest
 
 setup: $(STAMP)
 
-.PHONY: setup lab test lint format exercises progress clean-outputs kill-servers bench bench-quick clean
+.PHONY: setup lab test lint format exercises progress watch clean-outputs kill-servers bench bench-quick clean
 
 # Set up: a venv with Python >= 3.12, requirements installed again only when they change,
 # and the repo on the venv's path so notebooks can `import tutorial` from any folder.
@@ -42,8 +42,12 @@ exercises: $(STAMP)
 	$(BIN)/python -m tutorial nav
 	$(BIN)/python -m tutorial exercises
 
+# Both read your exercise notebooks as saved on disk: save in JupyterLab first.
 progress: $(STAMP)
 	$(BIN)/python -m tutorial progress
+
+watch: $(STAMP)
+	$(BIN)/python -m tutorial watch
 
 # A notebook you ran and saved keeps its outputs; this puts every committed notebook back clean.
 clean-outputs: $(STAMP)

@@ -3,7 +3,8 @@
 exercises [--check]   write exercises/ from solutions/ (or list what differs)
 nav [--check]         write the < prev | Contents | next > cells of notebooks/ and solutions/
 clean-outputs         strip outputs and execution counts from every committed notebook
-progress              run your exercises/ headless and show which ones pass
+progress              run your saved exercises/ headless and show which ones pass
+watch                 check an exercise notebook again each time you save it
 """
 
 import argparse
@@ -73,7 +74,20 @@ def clean_outputs(args):
 def progress(args):
     from .progress import main
 
-    return main(args.root, timeout=args.timeout)
+    return main(args.root, timeout=args.timeout, limit=args.limit)
+
+
+def watch(args):
+    from .watch import main
+
+    return main(args.root, timeout=args.timeout, limit=args.limit)
+
+
+def _run_options(command):
+    command.add_argument("--timeout", type=float, default=60, help="seconds per cell")
+    command.add_argument(
+        "--limit", type=float, default=180, help="seconds per notebook, then its kernel is killed"
+    )
 
 
 def parse(argv):
@@ -91,8 +105,11 @@ def parse(argv):
         run=clean_outputs
     )
     command = commands.add_parser("progress", help="which of your exercises pass")
-    command.add_argument("--timeout", type=float, default=120, help="seconds per cell")
+    _run_options(command)
     command.set_defaults(run=progress)
+    command = commands.add_parser("watch", help="check an exercise again each time it is saved")
+    _run_options(command)
+    command.set_defaults(run=watch)
     return parser.parse_args(argv)
 
 

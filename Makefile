@@ -11,7 +11,7 @@ setup: $(STAMP)
 
 # Set up: a venv with Python >= 3.12, requirements installed again only when they change,
 # and the repo on the venv's path so notebooks can `import tutorial` from any folder.
-$(STAMP): requirements.txt tools/find_python.sh
+$(STAMP): requirements.txt tools/find_python.sh tools/link_repo.py
 	@PY=$$(sh tools/find_python.sh) || exit 1; \
 	if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 		echo "Creating $(VENV) with $$PY"; rm -rf $(VENV); "$$PY" -m venv $(VENV) || exit 1; \

@@ -4,6 +4,7 @@ Every tool that writes a notebook (exercise generator, nav, clean-outputs) goes 
 so the JSON is always nbformat's and a file is only touched when its text changes.
 """
 
+import copy
 import re
 from pathlib import Path
 
@@ -11,7 +12,22 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("notebooks", "solutions", "exercises")
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+# The metadata JupyterLab writes into a notebook as soon as its kernel starts: `kernelspec` from
+# the python3 kernel's kernel.json (ipykernel's), `language_info` from the kernel's
+# kernel_info reply. A notebook committed with exactly these is not changed by being opened
+# (Lab compares before it sets), so it never shows up in `git status` or conflicts on `git pull`.
+# `make clean-outputs` puts them back. `language_info.version` is the Python of the tutorial's
+# set-up: with another Python, Lab writes that one, and clean-outputs takes it back out.
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3.13.0",
+}
 NUMBERED = re.compile(r"^(\d\d)_\w+\.ipynb$")
 # exercises/05_async_views_exercises.ipynb: a name of its own, so a lesson tab and its
 # exercise tab never read the same.
@@ -97,6 +113,18 @@ def clear_outputs(nb):
     return changed
 
 
+def normalise_metadata(nb):
+    """Give `nb` the kernelspec and language_info a fresh kernel writes; True if they changed.
+
+    Only these two keys of the notebook's metadata: anything else in it is kept as it is.
+    """
+    wanted = {"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO}
+    changed = any(nb.metadata.get(key) != value for key, value in wanted.items())
+    for key, value in wanted.items():
+        nb.metadata[key] = copy.deepcopy(value)
+    return changed
+
+
 def has_outputs(nb):
     return any(
         c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)
@@ -161,7 +189,6 @@ def execute(nb, cwd, timeout=60, limit=None, stderr=None):
     nowhere; a kernel that dies before the first cell runs raises KernelDidNotStart.
     """
     import asyncio
-    import copy
     import subprocess
 
     nb = copy.deepcopy(nb)

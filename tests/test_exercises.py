@@ -7,6 +7,7 @@ exercises/, one test per notebook so pytest-xdist spreads the kernels.
 import importlib
 import pkgutil
 import subprocess
+import sys
 import threading
 import time
 
@@ -407,6 +408,34 @@ def test_exercises_are_what_make_exercises_writes():
     assert not report.orphans, "Exercises without a solution: " + ", ".join(
         nbs.relative(p) for p in report.orphans
     )
+
+
+def test_the_exercises_make_exercises_writes_are_ruff_clean(tmp_path):
+    """ruff skips exercises/ (a learner's half-done answers); what is generated still passes."""
+    built, _ = exercises.expected()
+    folder = tmp_path / "generated"  # not "exercises": ruff's exclude would skip it
+    for path, nb in built.items():
+        nbs.write(nb, folder / path.name)
+    config = ["--config", str(nbs.ROOT / "pyproject.toml"), "--no-cache"]
+    for command in (["check", *config, str(folder)], ["format", "--check", *config, str(folder)]):
+        ran = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], capture_output=True, text=True, check=False
+        )
+        assert ran.returncode == 0, f"ruff {command[0]}:\n{ran.stdout}{ran.stderr}"
+
+
+def test_ruff_skips_a_learners_exercises():
+    """A half-done answer in exercises/ does not fail `make test`'s ruff before any test."""
+    half_done = nbs.ROOT / "exercises" / "00_start_here_exercises.ipynb"
+    ran = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--show-files", "."],
+        cwd=nbs.ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert half_done.exists() and str(half_done) not in ran.stdout
+    assert str(nbs.ROOT / "solutions" / "00_start_here.ipynb") in ran.stdout
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)

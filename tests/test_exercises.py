@@ -229,7 +229,10 @@ def test_progress_reports_each_lesson_its_exercises_and_the_next_one(root, capsy
     # An endless loop outside any check: only the notebook's wall-clock limit stops it.
     hung = nbs.read(root / "solutions" / "99_double.ipynb")
     hung.cells.insert(2, code(ENDLESS_AT_TOP_LEVEL))
-    copies = {"96_hung": hung, "97_untouched": untouched, "98_solved": solved, "99_wrong": wrong}
+    hung_sync = nbs.read(root / "solutions" / "99_double.ipynb")
+    hung_sync.cells.insert(2, code("while True:\n    pass"))
+    copies = {"95_sync": hung_sync, "96_hung": hung, "97_untouched": untouched}
+    copies |= {"98_solved": solved, "99_wrong": wrong}
     for stem, nb in copies.items():
         nbs.write(nb, root / "exercises" / nbs.exercise_name(stem))
     (root / EXERCISE).unlink()
@@ -240,7 +243,10 @@ def test_progress_reports_each_lesson_its_exercises_and_the_next_one(root, capsy
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert lines[0].startswith("Checking your exercise notebooks as they are saved on disk")
-    assert lines[1:9] == [
+    assert lines[1:11] == [
+        "95_sync       0 of 1 pass",
+        "  95_double   hung: still running after 4 s in the cell 'while True:', so it was stopped:"
+        " an endless loop?",
         "96_hung       0 of 1 pass",
         "  96_double   hung: still running after 4 s in the cell 'import os', so it was stopped:"
         " an endless loop?",  # 4 s: the limit; ipykernel's interrupt cannot stop `await spin()`
@@ -252,9 +258,9 @@ def test_progress_reports_each_lesson_its_exercises_and_the_next_one(root, capsy
         "  99_double   failed: double(21) should be 42.",
     ]
     assert lines[-3:] == [
-        "[########----------------------] 1 of 4 exercises pass",
-        "1 of 4 passed, 1 failed, 1 not started, 1 hung.",
-        "Next exercise: 96_double in exercises/96_hung_exercises.ipynb",
+        "[######------------------------] 1 of 5 exercises pass",
+        "1 of 5 passed, 1 failed, 1 not started, 2 hung.",
+        "Next exercise: 95_double in exercises/95_sync_exercises.ipynb",
     ]
     assert "Running your exercises" in captured.err  # the tqdm bar
     assert {p: p.read_bytes() for p in (root / "exercises").iterdir()} == before

@@ -149,36 +149,48 @@ def _refused_url(error):
     return None
 
 
-def _sites(values):
-    return [v for v in values if type(v).__name__ == "Site" and hasattr(v, "running")]
+def _services(values):
+    """The background services (companion sites, PostgreSQL servers) among `values`."""
+    from ..services import Service
+
+    return [v for v in values if isinstance(v, Service)]
+
+
+def _rerun(service):
+    """'the companion site is not running … Run the set-up cell …' for `service`."""
+    site = type(service).__name__ == "Site"
+    what = "the companion site" if site else f"the {service.name} server"
+    again = " (`site = start_site()`)" if site else ""
+    return what, f"Run the set-up cell at the top again{again}, then this one."
 
 
 def setup_problem(error, values):
-    """One line saying what to re-run when `error` is a refused connection to a companion site
-    among `values` (a check's arguments, a notebook's variables) that is no longer running.
+    """One line saying what to re-run when `error` is a refused connection to a service among
+    `values` (a check's arguments, a notebook's variables) that is no longer running.
 
     Only then: a refused connection to any other URL may be what the exercise is about.
     """
     url = _refused_url(error)
     if url is None:
         return None
-    for site in _sites(values):
-        if site.url.rstrip("/") == url and not site.running:
+    for service in _services(values):
+        if (service.url or "").rstrip("/") == url and not service.running:
+            what, again = _rerun(service)
             return (
-                f"Nothing answers at {url}: the companion site is not running (a cell stopped "
-                "it, or it exited). Run the set-up cell at the top again "
-                "(`site = start_site()`), then this one."
+                f"Nothing answers at {url}: {what} is not running (a cell stopped it, "
+                f"or it exited). {again}"
             )
     return None
 
 
 def stopped_site(args):
-    """Fail with the set-up hint if an argument is a companion site that was stopped."""
-    for arg in _sites(args):
-        if not arg.running:
+    """Fail with the set-up hint if an argument is a service (a companion site) that stopped."""
+    for service in _services(args):
+        if not service.running:
+            what, again = _rerun(service)
             fail(
-                "The companion site was stopped (`site.stop()` ran, e.g. in Run All's last "
-                "cell). Run the set-up cell at the top again (`site = start_site()`), then this one.",
+                f"{what[0].upper()}{what[1:]} was stopped (`.stop()` ran, e.g. in Run All's last "
+                f"cell, or it exited). {again}",
                 kind="setup",
             )
 

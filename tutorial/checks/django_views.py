@@ -14,6 +14,7 @@ import contextlib
 import sys
 import threading
 import types
+from pathlib import Path
 
 from .learner import _is_library
 
@@ -88,6 +89,14 @@ async def stream_until(path, *, leave_when=None):
     return parts
 
 
+# Not the learner's code either: the companion site's own views, middleware and receivers.
+_SITE = str(Path(__file__).resolve().parents[2] / "companion_site")
+
+
+def _learners(filename):
+    return not (_is_library(filename) or filename.startswith(("<", _SITE)))  # <string>: exec
+
+
 class ThreadsSeen:
     """Thread idents in which a frame of the learner's own code (not a library's) started."""
 
@@ -96,8 +105,7 @@ class ThreadsSeen:
         self.names = set()
 
     def __call__(self, frame, event, arg):
-        filename = frame.f_code.co_filename
-        if event == "call" and not _is_library(filename) and not filename.startswith("<frozen"):
+        if event == "call" and _learners(frame.f_code.co_filename):
             self.idents.add(threading.get_ident())
             self.names.add(threading.current_thread().name)
 

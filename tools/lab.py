@@ -1,6 +1,8 @@
 """Start JupyterLab the way `make lab` does; the browser tests start it through the same function.
 
 Loopback only, Jupyter's own token kept (the URL with it is printed), --allow-root when root.
+Kernels learn the server's base URL from the environment (tutorial/links.py: site links for the
+browser go through jupyter-server-proxy).
 """
 
 import argparse
@@ -23,12 +25,17 @@ def lab_command(port, *, root_dir=ROOT, notebook=FIRST_NOTEBOOK, token=None, ope
     return command
 
 
+def lab_environment(environ=os.environ):
+    """The server's environment: kernels inherit the base URL, so site links use Jupyter's proxy."""
+    return {"TUTORIAL_JUPYTER_BASE_URL": "/", **environ}  # lab_command keeps the default base_url
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8888)
     args = parser.parse_args()
     command = lab_command(args.port)
-    os.execv(command[0], command)
+    os.execve(command[0], command, lab_environment())
 
 
 if __name__ == "__main__":

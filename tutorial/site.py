@@ -132,6 +132,12 @@ class Site:
         except psutil.NoSuchProcess:
             return []
 
+    def browser_url(self, path="/"):
+        """`path` on this site as your browser reaches it: through Jupyter's proxy when it has one."""
+        from tutorial.links import browser_url  # why and how: tutorial/links.py
+
+        return browser_url(self.url, path)
+
     def logs(self, lines=40):
         """The last `lines` lines the server wrote (stdout and stderr together)."""
         try:

@@ -63,3 +63,31 @@ def test_the_readme_shows_how_to_launch_on_binder_and_codespaces():
     assert "mybinder.org" in readme and "urlpath=lab/tree/notebooks/00_start_here.ipynb" in readme
     assert "codespaces" in readme.lower()
     assert os.path.basename(DEVCONTAINER.parent) in readme
+
+
+def load_workshop_config(monkeypatch, tmp_path, **environ):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setenv("WORKSHOP_STATE", str(tmp_path / "state"))
+    monkeypatch.delenv("WORKSHOP_PASSWORD", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    return PyFileConfigLoader("jupyterhub_config.py", str(ROOT / "workshop")).load_config()
+
+
+def test_the_workshop_hub_asks_for_the_shared_password_when_one_is_set(monkeypatch, tmp_path):
+    config = load_workshop_config(monkeypatch, tmp_path, WORKSHOP_PASSWORD="a-room-password")
+    assert config.JupyterHub.authenticator_class == "shared-password"
+    assert config.SharedPasswordAuthenticator.user_password == "a-room-password"
+    trial = load_workshop_config(monkeypatch, tmp_path)
+    assert trial.JupyterHub.authenticator_class == "dummy"
+
+
+def test_the_workshop_hub_keeps_everything_but_its_public_port_on_loopback(monkeypatch, tmp_path):
+    config = load_workshop_config(monkeypatch, tmp_path, WORKSHOP_IP="0.0.0.0")
+    assert config.JupyterHub.ip == "0.0.0.0"
+    assert config.JupyterHub.hub_ip == "127.0.0.1"
+    assert config.ConfigurableHTTPProxy.api_url.startswith("http://127.0.0.1:")
+    assert config.JupyterHub.cleanup_servers is True
+    # the hub's secrets (the proxy's token) stay out of learners' servers
+    assert "CONFIGPROXY_AUTH_TOKEN" not in config.Spawner.env_keep

@@ -49,9 +49,10 @@ progress: $(STAMP)
 clean-outputs: $(STAMP)
 	$(BIN)/python -m tutorial clean-outputs
 
-# One command for a server left behind (see README, Troubleshooting).
-kill-servers:
-	-pkill -f 'tutorial.serve' && echo "stopped leftover companion sites" || echo "no companion site running"
+# One command for a server left behind (see README, Troubleshooting): the companion sites and
+# PostgreSQL clusters of this checkout only (their processes carry its path), with their folders.
+kill-servers: $(STAMP)
+	$(BIN)/python -m tutorial.services kill
 
 # The lessons as a static site (Sphinx + myst-nb), every lesson executed in a fresh kernel:
 # open docs/book/_build/html/index.html. About 2-3 minutes here; -j 2 runs two lessons at once.

@@ -37,7 +37,7 @@ CONFIG = ROOT / "workshop" / "jupyterhub_config.py"
 PROXY = ROOT / "workshop" / "node_modules" / ".bin" / "configurable-http-proxy"
 LEARNERS = ("ada", "grace", "linus")
 LESSON = "notebooks/05_async_views.ipynb"
-EXERCISE = "exercises/00_start_here.ipynb"  # run with the answers of solutions/00_start_here
+EXERCISE = "exercises/00_start_here_exercises.ipynb"  # run with the answers of solutions/00_…
 pytestmark = [
     pytest.mark.hub,
     pytest.mark.slow,

@@ -298,8 +298,8 @@ def test_three_learners_share_one_host_without_seeing_each_other(tmp_path, capsy
                     )
                     assert "Requests in flight" not in seen.text
             anonymous = httpx.get(hub.url + site["live"])
-            assert anonymous.status_code == 302, anonymous.status_code  # sent to the login page
-            assert "/hub/login" in anonymous.headers["location"]
+            assert anonymous.status_code == 302, anonymous.status_code  # sent to log in first
+            assert anonymous.headers["location"].startswith("/hub/"), anonymous.headers
         with capsys.disabled():
             print(
                 f"\nthree learners: servers up in {spawned - started:.0f} s, lesson 05 and "

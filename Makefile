@@ -55,9 +55,9 @@ kill-servers: $(STAMP)
 	$(BIN)/python -m tutorial.services kill
 
 # The lessons as a static site (Sphinx + myst-nb), every lesson executed in a fresh kernel:
-# open docs/book/_build/html/index.html. About 2-3 minutes here; -j 2 runs two lessons at once.
+# open docs/book/_build/html/index.html. Two lessons at a time, as make test runs them (BOOK_JOBS).
 BOOK_OUT  := docs/book/_build/html
-BOOK_JOBS ?= 1
+BOOK_JOBS ?= 2
 
 book: $(STAMP)
 	rm -rf $(BOOK_OUT)

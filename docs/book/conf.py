@@ -19,6 +19,7 @@ include_patterns = [
     "notebooks/*.ipynb",
     "exercises/*.ipynb",
     "docs/*.png",
+    "docs/instructors.md",
 ]
 exclude_patterns = ["docs/book/_build/**", ".venv/**"]
 

@@ -300,6 +300,12 @@ def test_three_learners_share_one_host_without_seeing_each_other(tmp_path, capsy
             anonymous = httpx.get(hub.url + site["live"])
             assert anonymous.status_code == 302, anonymous.status_code  # sent to log in first
             assert anonymous.headers["location"].startswith("/hub/"), anonymous.headers
+        # The run id reaches every process the hub started, so the check below cannot miss one.
+        running = [" ".join(process.cmdline()) for process in hub.processes()]
+        assert sum("jupyterhub-singleuser" in line for line in running) == 3, running
+        assert sum("ipykernel" in line for line in running) >= 6, running
+        assert sum("tutorial.serve" in line for line in running) >= 3, running
+        assert any("configurable-http-proxy" in line for line in running), running
         with capsys.disabled():
             print(
                 f"\nthree learners: servers up in {spawned - started:.0f} s, lesson 05 and "

@@ -35,9 +35,9 @@ def test_on_jupyterhub_links_go_through_the_learners_own_server(no_server, monke
 
 
 def test_make_lab_sets_the_base_url_for_its_kernels(no_server, monkeypatch):
-    from tools.lab import lab_environment
+    from tools.lab import lab_env
 
-    monkeypatch.setenv(links.BASE_URL_VAR, lab_environment({})[links.BASE_URL_VAR])
+    monkeypatch.setenv(links.BASE_URL_VAR, lab_env({})[links.BASE_URL_VAR])
     assert links.browser_url(SITE, "/") == "/proxy/4321/"
 
 

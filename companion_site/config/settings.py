@@ -16,6 +16,8 @@ start several differently configured copies side by side without editing files:
                                journal) and timeout 0: lesson 07's "database is locked"
 - COMPANION_CONN_MAX_AGE       seconds to keep a DB connection between requests (default 0; lesson 12)
 - COMPANION_TASKS_BACKEND      django.tasks backend: "immediate" (default) or "dummy" (lesson 10)
+- COMPANION_CHANNEL_LAYER    where consumers' group messages travel: "memory" (default, one
+                               process only) or "postgres" (across processes; lesson 14)
 - COMPANION_MARKER_DIR         where background-work demos write marker files (default: beside the
                                DB file, or a temp folder without COMPANION_DB) (lesson 10)
 """
@@ -42,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "channels",
     "demo",
 ]
 
@@ -114,6 +117,28 @@ MARKER_DIR = Path(
     or (_DB_FOLDER or Path(tempfile.gettempdir())) / "companion-markers"
 )
 
+# Channels (lesson 14): the channel layer carries group messages between consumers. The
+# in-memory one lives inside one process: with two worker processes a group message reaches only
+# the sockets of the process that sent it. The PostgreSQL one (channels_postgres) goes through the
+# site's own database (LISTEN/NOTIFY and a message table), so every process sees every message.
+CHANNEL_LAYER = os.environ.get("COMPANION_CHANNEL_LAYER") or "memory"
+if CHANNEL_LAYER == "memory":
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+elif CHANNEL_LAYER == "postgres":
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ValueError("COMPANION_CHANNEL_LAYER=postgres needs the site on PostgreSQL")
+    INSTALLED_APPS.append("channels_postgres")  # its tables: migrated with the site's own
+    # channels_postgres runs its own queries through psycopg, and group_discard through this alias.
+    DATABASES["channels_postgres"] = DATABASES["default"]
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_postgres.core.PostgresChannelLayer",
+            "CONFIG": {**DATABASES["default"], "PSYCOPG_OPTIONS": {"min_size": 2, "max_size": 8}},
+        }
+    }
+else:
+    raise ValueError(f"COMPANION_CHANNEL_LAYER must be memory or postgres, not {CHANNEL_LAYER!r}")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -129,5 +154,6 @@ LOGGING = {
     "loggers": {
         "django.request": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "demo": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "channels_postgres": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

@@ -102,7 +102,8 @@ class GuardedConsumer(AsyncWebsocketConsumer):
             async with asyncio.timeout(CLOSE_GRACE):
                 if not self.accepted:
                     await self.accept()
-                await self.close(code=code)
+                # int(): daphne's autobahn refuses an IntEnum ("must be an integer").
+                await self.close(code=int(code))
         except TimeoutError:
             log.warning("%s did not take its close frame in %g s", self.scope["path"], CLOSE_GRACE)
         await self.disconnect(code)

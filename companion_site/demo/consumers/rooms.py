@@ -31,7 +31,7 @@ class RoomConsumer(GuardedConsumer):
     async def room_message(self, event):
         """A group message of type "room.message" arrives here (the dot becomes an underscore)."""
         await self.push(
-            {"type": "message", "text": event["text"], "sent_by_pid": event["sent_by_pid"],
+            {"type": "message", "text": event["text"], "sent_by_pid": event.get("sent_by_pid"),
              "pid": os.getpid()}
         )  # fmt: skip
 

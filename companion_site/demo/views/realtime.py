@@ -1,10 +1,12 @@
 """Pages and pushes for the WebSocket consumers (lesson 14): a chat room, a feed views publish to."""
 
+from channels.layers import get_channel_layer
 from django.http import JsonResponse
 from django.shortcuts import render
 
 from .. import params
 from ..consumers.feed import publish, publish_from_sync
+from ..consumers.rooms import room_group
 from ..http import json_api
 from ..models import Item
 
@@ -38,3 +40,19 @@ def feed_save(request):
     item = Item.objects.create(name=_text(request)[:100])
     publish_from_sync({"type": "saved", "id": item.id, "name": item.name, "by": "sync view"})
     return JsonResponse({"id": item.id, "name": item.name}, status=201)
+
+
+async def _members(layer, group):
+    if hasattr(layer, "groups"):  # InMemoryChannelLayer: a dict in this process
+        return len(layer.groups.get(group, {}))
+    from channels_postgres.models import GroupChannel  # the PostgreSQL layer: a table
+
+    key = f"{layer.prefix}:group:{group}"
+    return await GroupChannel.objects.using("channels_postgres").filter(group_key=key).acount()
+
+
+@json_api("GET")
+async def room_members(request, room):
+    """How many channels the layer holds in a room's group: 0 again once every socket left."""
+    members = await _members(get_channel_layer(), room_group(room))
+    return JsonResponse({"room": room, "members": members})

@@ -122,18 +122,23 @@ MARKER_DIR = Path(
 # the sockets of the process that sent it. The PostgreSQL one (channels_postgres) goes through the
 # site's own database (LISTEN/NOTIFY and a message table), so every process sees every message.
 CHANNEL_LAYER = os.environ.get("COMPANION_CHANNEL_LAYER") or "memory"
+_ON_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if _ON_POSTGRES:
+    # channels_postgres's two tables and its NOTIFY trigger: migrated with the site's own on
+    # every PostgreSQL database, so that any start may choose the layer.
+    INSTALLED_APPS.append("channels_postgres")
 if CHANNEL_LAYER == "memory":
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 elif CHANNEL_LAYER == "postgres":
-    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if not _ON_POSTGRES:
         raise ValueError("COMPANION_CHANNEL_LAYER=postgres needs the site on PostgreSQL")
-    INSTALLED_APPS.append("channels_postgres")  # its tables: migrated with the site's own
-    # channels_postgres runs its own queries through psycopg, and group_discard through this alias.
-    DATABASES["channels_postgres"] = DATABASES["default"]
+    _layer_db = {**DATABASES["default"], "OPTIONS": {}}  # its own psycopg pool, not Django's
+    # channels_postgres sends through psycopg itself, and runs group_discard through this alias.
+    DATABASES["channels_postgres"] = dict(_layer_db)
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_postgres.core.PostgresChannelLayer",
-            "CONFIG": {**DATABASES["default"], "PSYCOPG_OPTIONS": {"min_size": 2, "max_size": 8}},
+            "CONFIG": {**_layer_db, "PSYCOPG_OPTIONS": {"min_size": 2, "max_size": 8}},
         }
     }
 else:

@@ -171,7 +171,9 @@ if CHANNEL_LAYER == "memory":
 elif CHANNEL_LAYER == "postgres":
     if not _ON_POSTGRES:
         raise ValueError("COMPANION_CHANNEL_LAYER=postgres needs the site on PostgreSQL")
-    _layer_db = {**DATABASES["default"], "OPTIONS": {}}  # its own psycopg pool, not Django's
+    # Its own psycopg pool, not Django's; TIME_ZONE because it builds a Django DatabaseWrapper
+    # from this dict, which reads the key (a KeyError there makes get_channel_layer() None).
+    _layer_db = {**DATABASES["default"], "OPTIONS": {}, "TIME_ZONE": None}
     # channels_postgres sends through psycopg itself, and runs group_discard through this alias.
     DATABASES["channels_postgres"] = dict(_layer_db)
     CHANNEL_LAYERS = {

@@ -56,7 +56,8 @@ async def held_websockets(site, clients, broadcasts, settle=1.0, **options):
         await sockets[n % clients].send(json.dumps({"text": text}))
         received = await asyncio.gather(*(recv_json(ws, timeout=60) for ws in sockets))
         reach.append(time.perf_counter() - started)
-        assert all(message["text"] == text for message in received), "a socket missed it"
+        wrong = [m for m in received if m.get("text") != text]
+        assert not wrong, f"{len(wrong)} sockets got something else: {wrong[:3]}"
     async with httpx.AsyncClient(base_url=site.url, timeout=30) as client:
         in_group = await _members(client)
         await close_all(sockets)
@@ -104,6 +105,30 @@ def _spread(values):
     return f"{statistics.median(values) * 1000:.0f} ms (min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f})"
 
 
+def _postgres_row(result):
+    pg = result.get("websockets_postgres_layer")
+    if not pg:
+        return []
+    return [
+        f"| WebSocket, no deflate, PostgreSQL layer (site process only) | {pg['clients']} | "
+        f"{pg['open_s']:.1f} s | {pg['extra_threads']} | {pg['extra_mb']:.0f} MB | "
+        f"{pg['kb_per_client']:.0f} kB |"
+    ]
+
+
+def _postgres_reach(result):
+    pg = result.get("websockets_postgres_layer")
+    if not pg:
+        return []
+    return [
+        "",
+        f"On the PostgreSQL layer (channels_postgres: one table row and one NOTIFY per member "
+        f"for each group message) a broadcast reached all {pg['clients']} in "
+        f"{_spread(pg['broadcast_reach_s'])}; the group held {pg['members_in_group']}, and "
+        f"{pg['members_after_close']} after every client closed.",
+    ]
+
+
 def report(result):
     ws, plain, sse = result["websockets"], result["websockets_uncompressed"], result["sse"]
     return "\n".join([
@@ -120,6 +145,7 @@ def report(result):
         f"{plain['extra_threads']} | {plain['extra_mb']:.0f} MB | {plain['kb_per_client']:.0f} kB |",
         f"| server-sent events (`/stream/`) | {sse['clients']} | {sse['open_s']:.1f} s | "
         f"{sse['extra_threads']} | {sse['extra_mb']:.0f} MB | {sse['kb_per_client']:.0f} kB |",
+        *_postgres_row(result),
         "",
         f"One message sent by one client reached all {ws['clients']} sockets in "
         f"{_spread(ws['broadcast_reach_s'])} over {len(ws['broadcast_reach_s'])} broadcasts "
@@ -127,6 +153,7 @@ def report(result):
         "one client process reading all of them). "
         f"The room's group held {ws['members_in_group']} channels; after every client closed, "
         f"{ws['members_after_close']}.",
+        *_postgres_reach(result),
         "",
         "Why: a consumer is a coroutine and holds no thread; a streaming response is a request, "
         "and Django's ASGI handler keeps a thread for each request while it lasts. Each "
@@ -139,7 +166,19 @@ def report(result):
     ])  # fmt: skip
 
 
-async def main(clients, broadcasts, settle=1.0):
+async def on_the_postgres_layer(clients, broadcasts, settle):
+    """The same sockets and broadcasts through channels_postgres, on the tutorial's PostgreSQL."""
+    from tutorial.postgres import start_postgres
+
+    layer = {"COMPANION_CHANNEL_LAYER": "postgres"}
+    with start_postgres() as pg, start_site(database="postgres", postgres=pg, env=layer) as site:
+        result = await held_websockets(site, clients, broadcasts, settle, compression=None)
+        log = site.logs(100_000)
+    assert "Traceback" not in log, "the server on the PostgreSQL layer logged a traceback"
+    return result
+
+
+async def main(clients, broadcasts, settle=1.0, postgres_layer=False):
     limit = _raise_open_files_limit(4 * clients + 256)
     if limit < 2 * clients + 64:
         raise SystemExit(f"open-files limit {limit} is too low for {clients} clients")
@@ -149,20 +188,28 @@ async def main(clients, broadcasts, settle=1.0):
         sse_result = await held_streams(site, clients, settle)
         log = site.logs(100_000)
     assert "Traceback" not in log, "the server logged a traceback"
-    return {
+    result = {
         "python": platform.python_version(), "cpus": __import__("os").cpu_count(),
         "websockets": websockets_result, "websockets_uncompressed": uncompressed,
         "sse": sse_result,
     }  # fmt: skip
+    if postgres_layer:
+        result["websockets_postgres_layer"] = await on_the_postgres_layer(
+            clients, broadcasts, settle
+        )
+    return result
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--broadcasts", type=int, default=5)
+    parser.add_argument(
+        "--memory-only", action="store_true", help="skip the run on the PostgreSQL channel layer"
+    )
     parser.add_argument("--out", default="websockets_held", help="results file name, no suffix")
     args = parser.parse_args()
-    result = asyncio.run(main(args.clients, args.broadcasts))
+    result = asyncio.run(main(args.clients, args.broadcasts, postgres_layer=not args.memory_only))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / f"{args.out}.md").write_text(report(result))

@@ -175,10 +175,12 @@ elif CHANNEL_LAYER == "postgres":
     # from this dict, which reads the key (a KeyError there makes get_channel_layer() None).
     _layer_db = {**DATABASES["default"], "OPTIONS": {}, "TIME_ZONE": None}
     # channels_postgres sends through psycopg itself, and runs group_discard through this alias.
+    # demo.consumers.postgres_layer: its layer with one listener per process (1.1.4 starts one
+    # per consumer that arrives while the first is starting: duplicates, a connection each).
     DATABASES["channels_postgres"] = dict(_layer_db)
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_postgres.core.PostgresChannelLayer",
+            "BACKEND": "demo.consumers.postgres_layer.PostgresChannelLayer",
             "CONFIG": {**_layer_db, "PSYCOPG_OPTIONS": {"min_size": 2, "max_size": 8}},
         }
     }

@@ -1,9 +1,10 @@
 """The WebSocket consumers through the site's whole ASGI stack, with Channels' WebsocketCommunicator.
 
 `config.asgi.application` is what uvicorn serves: origin check, session/auth middleware, URL
-router. Tests that touch the database run in a TransactionTestCase: consumers reach the ORM from
-a thread (database_sync_to_async), which closes "old" connections before and after — inside a
-TestCase's transaction that would close the test's own connection.
+router. Every test may touch the database, even for an echo: Channels 4.3 closes stale database
+connections before each message, and the communicator turns that off only while it sends or
+receives (lesson 14, "Test a consumer"). TransactionTestCase, because consumers reach the ORM
+from another thread.
 """
 
 import asyncio

@@ -103,6 +103,24 @@ def test_a_list_of_sockets_plus_a_group_for_outside_messages_still_fails():
     assert "still holds its channel" in failure(checks.relay, Both).hint
 
 
+def test_a_relay_that_sends_each_message_twice_is_named():
+    class Twice(Relay):
+        async def relay_message(self, event):
+            await self.send_json({"text": event["text"]})
+            await self.send_json({"text": event["text"]})
+
+    assert "more than once" in failure(checks.relay, Twice).hint
+
+
+def test_extra_keys_beside_the_text_are_fine(capsys):
+    class WithSender(Relay):
+        async def relay_message(self, event):
+            await self.send_json({"text": event["text"], "room": self.group})
+
+    asyncio.run(checks.relay(WithSender))
+    assert "✓ [14_relay]" in capsys.readouterr().out
+
+
 def test_a_relay_that_never_leaves_the_group_is_named():
     class Forgets(Relay):
         async def disconnect(self, code):

@@ -13,6 +13,7 @@ from .views import (
     mixing,
     orm,
     pages,
+    realtime,
     scaling,
     signalling,
     sleeping,
@@ -67,5 +68,9 @@ urlpatterns = [
     path("session/visits/", accounts.visits, name="session-visits"),
     path("signals/ping/", signalling.ping, name="signals-ping"),
     path("scaling/cpu/", scaling.cpu, name="scaling-cpu"),
+    path("room/<slug:room>/", realtime.room_page, name="room"),
+    path("room/<slug:room>/members/", realtime.room_members, name="room-members"),
+    path("feed/push/", realtime.feed_push, name="feed-push"),
+    path("feed/save/", realtime.feed_save, name="feed-save"),
     path("scaling/db-connection/", scaling.db_connection, name="scaling-db-connection"),
 ]

@@ -17,6 +17,7 @@ from .views import (
     signalling,
     sleeping,
     streaming,
+    sync_streaming,
 )
 
 urlpatterns = [
@@ -42,6 +43,7 @@ urlpatterns = [
     path("orm/ticket/", orm.ticket, name="orm-ticket"),
     path("stream/", streaming.stream, name="stream"),
     path("stream/open/", streaming.open_streams, name="stream-open"),
+    path("stream/sync/", sync_streaming.sync_stream, name="stream-sync"),
     path("fanout/", fanout.fan_out, name="fanout"),
     path("upstream/item/<int:item_id>/", fanout.upstream_item, name="upstream-item"),
     path("upstream/fail/", fanout.upstream_fail, name="upstream-fail"),

@@ -12,8 +12,10 @@ from tutorial.checks import (
     ExerciseFailed,
     call_async,
     call_sync,
+    core,
     exercise,
     fail,
+    hint,
 )
 
 MAX_HINT_LINES = 5
@@ -22,10 +24,12 @@ MAX_HINT_LINES = 5
 @pytest.fixture(autouse=True)
 def registry_untouched():
     """Checks registered here must not leak into REGISTRY (test_exercises reads it)."""
-    before = dict(REGISTRY)
+    before, failures = dict(REGISTRY), dict(core._failures)
     yield
     REGISTRY.clear()
     REGISTRY.update(before)
+    core._failures.clear()
+    core._failures.update(failures)
 
 
 def mistake(fn, *args, call=None, **kwargs):
@@ -236,6 +240,45 @@ def test_a_wrong_value_fails_with_the_specific_then_the_general_hint():
     error = caught.value
     assert error.kind == "wrong"
     assert str(error) == "[99_double] double(21) should be 42.\nHint: Multiply by two; do not add."
+
+
+def make_stepped_check():
+    @exercise("99", "triple", hints=("Look at the factor.", "Three, not two."))
+    def triple(fn):
+        """Check that triple(x) returns three times x."""
+        if call_sync(fn, 5) != 15:
+            fail("triple(5) should be 15.")
+
+    return triple
+
+
+def failure_of(check, fn):
+    with pytest.raises(ExerciseFailed) as caught:
+        check(fn)
+    return str(caught.value)
+
+
+def test_each_wrong_answer_gives_the_next_hint_step_then_the_solution():
+    check = make_stepped_check()
+    assert failure_of(check, lambda x: 2 * x).endswith("Hint 1/2: Look at the factor.")
+    assert failure_of(check, lambda x: 2 * x).endswith("Hint 2/2: Three, not two.")
+    last = failure_of(check, lambda x: 2 * x)
+    assert last.endswith("Still stuck? The worked answer to triple is in solutions/.")
+
+
+def test_asking_for_a_hint_goes_one_step_further(capsys):
+    check = make_stepped_check()
+    failure_of(check, lambda x: x)
+    hint("99_triple")
+    assert capsys.readouterr().out.strip() == "Hint 2/2: Three, not two."
+    hint("99_nothing")
+    assert "No exercise '99_nothing'" in capsys.readouterr().out
+
+
+def test_the_last_step_names_the_lessons_solution_notebook():
+    from tutorial.checks import lesson05  # noqa: F401 — registers 05_classify
+
+    assert REGISTRY["05_classify"].solution_pointer().endswith("solutions/05_async_views.ipynb.")
 
 
 def test_a_learner_mistake_gets_no_general_hint():

@@ -3,7 +3,7 @@
 In a notebook:  `from tutorial.checks import lesson00 as checks` then `await checks.fetch_both(fetch_both, site)`.
 """
 
-from .core import REGISTRY, ExerciseFailed, exercise, fail
+from .core import REGISTRY, ExerciseFailed, exercise, fail, hint
 from .learner import call_async, call_sync, reject_coroutines, require_async, require_sync
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "call_sync",
     "exercise",
     "fail",
+    "hint",
     "reject_coroutines",
     "require_async",
     "require_sync",

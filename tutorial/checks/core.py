@@ -8,6 +8,9 @@ nothing else, while the cell still fails — Run All stops there and nbval/nbcli
 import functools
 import inspect
 from dataclasses import dataclass
+from pathlib import Path
+
+SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
 
 RED, GREEN, RESET = "\x1b[31m", "\x1b[32m", "\x1b[0m"
 
@@ -37,20 +40,61 @@ def fail(hint, *, kind="wrong"):
 class Exercise:
     id: str  # "00_fetch_both": lesson number and the name of the function the learner writes
     lesson: str
-    hint: str  # what to look at when the answer is wrong; never the answer itself
+    hints: tuple  # steps, from "where to look" to "closer"; never the answer itself
     check: object
+
+    @property
+    def hint(self):
+        return self.hints[0]
+
+    def solution_pointer(self):
+        """The last step: where the worked answer is."""
+        found = sorted(SOLUTIONS.glob(f"{self.lesson}_*.ipynb"))
+        where = f"solutions/{found[0].name}" if found else "solutions/"
+        name = self.id.split("_", 1)[1]
+        return f"Still stuck? The worked answer to {name} is in {where}."
 
 
 REGISTRY: dict[str, Exercise] = {}
+_failures: dict[str, int] = {}  # exercise id -> wrong answers seen in this kernel
 
 
-def exercise(lesson, name, *, hint):
-    """Register a check function for exercise `name` of `lesson`, with its general hint.
+def next_hint(exercise_id):
+    """The next hint step for `exercise_id` (and count it): hints in order, then the solution."""
+    entry = REGISTRY[exercise_id]
+    step = _failures.get(exercise_id, 0)
+    _failures[exercise_id] = step + 1
+    if step < len(entry.hints):
+        label = f"Hint {step + 1}/{len(entry.hints)}" if len(entry.hints) > 1 else "Hint"
+        return f"{label}: {entry.hints[step]}"
+    return entry.solution_pointer()
 
-    The check's docstring opens with one sentence saying what it checks ("Check that ...").
-    Calling the wrapped check prints `✓ ...` on success; on failure it raises ExerciseFailed
-    whose message is the specific hint, then the general one.
+
+def hint(exercise_id):
+    """Print the next hint for an exercise, e.g. `checks.hint("05_classify")`.
+
+    Each call goes one step further: where to look, then closer, then where the answer is.
     """
+    if exercise_id not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY)) or "none yet: run the set-up cell first"
+        print(f"No exercise {exercise_id!r}. Exercises loaded: {known}")
+        return
+    print(next_hint(exercise_id))
+
+
+def exercise(lesson, name, *, hint=None, hints=None):
+    """Register a check function for exercise `name` of `lesson`, with its hint steps.
+
+    `hints` is a tuple of steps, from where to look to closer (at least two); `hint` a single
+    step. The check's docstring opens with one sentence saying what it checks ("Check that ...").
+    Calling the wrapped check prints `✓ ...` on success; on failure it raises ExerciseFailed
+    whose message is the specific hint, then — for a wrong answer (not for a set-up problem, a
+    forgotten await or an exception, which the specific hint already names) — the next step:
+    the first failure shows step 1, the next one step 2, then where the solution is.
+    """
+    steps = tuple(hints) if hints else (hint,) if hint else ()
+    if not steps:
+        raise ValueError(f"exercise {lesson}_{name}: give hints=(where to look, closer)")
 
     def decorate(check):
         doc = (check.__doc__ or "").strip()
@@ -64,8 +108,8 @@ def exercise(lesson, name, *, hint):
 
         def failed(error):
             error.exercise = exercise_id
-            if error.kind == "wrong" and hint not in error.hint:
-                error.hint = f"{error.hint}\nHint: {hint}"
+            if error.kind == "wrong" and not any(step in error.hint for step in steps):
+                error.hint = f"{error.hint}\n{next_hint(exercise_id)}"
             # Hide the check's own frames: the learner needs the hint, not our call stack.
             return error.with_traceback(None)
 
@@ -90,7 +134,7 @@ def exercise(lesson, name, *, hint):
                 passed()
 
         run.exercise_id = exercise_id
-        REGISTRY[exercise_id] = Exercise(exercise_id, lesson, hint, run)
+        REGISTRY[exercise_id] = Exercise(exercise_id, lesson, steps, run)
         return run
 
     return decorate

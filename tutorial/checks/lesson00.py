@@ -3,6 +3,7 @@
 import httpx
 
 from .core import exercise, fail
+from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_async
 
 DELAYS = (0.3, 0.31)  # two distinct delays, so we can tell which body came back where

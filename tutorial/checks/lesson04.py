@@ -7,6 +7,7 @@ from asgiref.sync import sync_to_async
 
 from ..timing import Timeline
 from .core import exercise, fail
+from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_async
 
 KEYS = ("alpha", "beta", "gamma", "delta", "epsilon")

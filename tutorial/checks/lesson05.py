@@ -11,6 +11,7 @@ import httpx
 
 from ..load import fire, most_at_once
 from .core import exercise, fail
+from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_async
 
 MYSTERIES = ("a", "b", "c", "d")

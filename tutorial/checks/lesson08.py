@@ -6,6 +6,7 @@ import secrets
 import httpx
 
 from .core import ExerciseFailed, exercise, fail
+from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_async
 
 K = 3

@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.http.request import HttpHeaders
 
 from .core import exercise, fail
+from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_async, call_sync
 
 HEADER = "X-Request-Id"

@@ -7,6 +7,7 @@ import types
 
 from ..django_setup import setup_django
 from .core import ExerciseFailed, exercise, fail
+from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_async
 
 RUN_TIMEOUT = 10.0

@@ -4,6 +4,7 @@ import math
 
 from ..load import LoadResult, Record, fire
 from .core import exercise, fail
+from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_sync
 
 DELAY = 0.1  # the real run's view waits this long

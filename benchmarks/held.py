@@ -7,7 +7,8 @@ as a coroutine. For each configuration and each N, on a fresh server:
 
 1. note the idle server's threads and RSS;
 2. open N server-sent-event streams at once (raw HTTP/1.1, one connection each) and wait until
-   each has its first event, or `settle` seconds after the last one connected;
+   each has its first event, or until none has come for `settle` seconds while the server sat
+   idle (a full thread pool: the rest wait for a thread);
 3. while all N are held: sample the server's threads and RSS, and time one new short request
    (`/health/`): does a newcomer get in?
 4. close every connection and stop the server.
@@ -143,9 +144,12 @@ async def open_sse(url, first_event, *, timeout):
 OPENERS = {"sse": open_sse}
 
 
-async def hold(url, n, *, kind="sse", settle=3.0, timeout=20.0, while_held=None):
+async def hold(url, n, *, kind="sse", settle=3.0, timeout=30.0, while_held=None, server_cpu=None):
     """Open `n` connections of `kind` to `url`; call `while_held()` once they settle; close all.
 
+    Settled: every connection has its first event, or none came for `settle` seconds while the
+    server sat idle (`server_cpu()`, its CPU seconds so far, grew by less than a tenth of a core)
+    — a busy server is still working through newcomers, a full thread pool is not.
     Returns (served, connect_errors, seconds_to_serve, what while_held returned).
     """
     check_local(url)
@@ -157,19 +161,23 @@ async def hold(url, n, *, kind="sse", settle=3.0, timeout=20.0, while_held=None)
     tasks = [asyncio.create_task(opener(url, event, timeout=timeout)) for event in events]
     deadline = started + timeout
     last_first_event = math.nan
-    # Wait until every stream has its first event, or until none has come for `settle` s.
     served_before, quiet_since = -1, time.perf_counter()
+    cpu_since = server_cpu() if server_cpu else 0.0
     while time.perf_counter() < deadline:
         served = sum(e.is_set() for e in events)
+        now = time.perf_counter()
         if served == n:
-            last_first_event = time.perf_counter() - started
+            last_first_event = now - started
             break
         if served != served_before:
-            served_before, quiet_since = served, time.perf_counter()
+            served_before, quiet_since = served, now
+            cpu_since = server_cpu() if server_cpu else 0.0
             if served:
-                last_first_event = time.perf_counter() - started
-        elif time.perf_counter() - quiet_since > settle:
-            break
+                last_first_event = now - started
+        elif now - quiet_since > settle:
+            if not server_cpu or server_cpu() - cpu_since < 0.1 * (now - quiet_since):
+                break
+            quiet_since, cpu_since = now, server_cpu()  # still busy: look again later
         await asyncio.sleep(0.05)
     served = sum(e.is_set() for e in events)
     failed = [t for t in tasks if t.done() and t.exception() is not None]
@@ -193,28 +201,50 @@ async def _probe(url):
 
 def measure(config, n, *, settle=3.0):
     """One HeldResult: `n` connections held by a fresh server of `config`."""
-    with start_site(config.server, **config.site) as site:
-        httpx.get(site.url + "/health/", timeout=10)
-        idle_rss, idle_threads, _ = tree_usage(site.pids())
+    site = start_site(config.server, **config.site)
+    try:
+        return measure_on(site, config, n, settle=settle)
+    finally:
+        # Not the graceful 5 s: a thread pool still works through the queued, abandoned streams.
+        site.stop(timeout=1.0)
 
-        async def while_held():
-            peak_rss = peak_threads = 0
-            for _ in range(5):  # a few samples: gunicorn workers start threads as they go
-                rss, threads, _ = tree_usage(site.pids())
-                peak_rss, peak_threads = max(peak_rss, rss), max(peak_threads, threads)
-                await asyncio.sleep(0.1)
-            return peak_rss, peak_threads, await _probe(site.url)
 
-        served, errors, seconds, (rss, threads, probe) = run_in_fresh_loop(
-            hold, site.url + config.path, n, kind=config.kind, settle=settle,
-            while_held=while_held, name="held",
-        )  # fmt: skip
+def measure_on(site, config, n, *, settle=3.0):
+    """One HeldResult: `n` connections of `config`'s kind to `site`, an idle running server."""
+    httpx.get(site.url + "/health/", timeout=10)
+    idle_rss, idle_threads, _ = tree_usage(site.pids())
+
+    async def while_held():
+        peak_rss = peak_threads = 0
+        for _ in range(5):  # a few samples: gunicorn workers start threads as they go
+            rss, threads, _ = tree_usage(site.pids())
+            peak_rss, peak_threads = max(peak_rss, rss), max(peak_threads, threads)
+            await asyncio.sleep(0.1)
+        return peak_rss, peak_threads, await _probe(site.url)
+
+    def server_cpu():
+        return sum(tree_usage(site.pids())[2].values())
+
+    served, errors, seconds, (rss, threads, probe) = run_in_fresh_loop(
+        hold, site.url + config.path, n, kind=config.kind, settle=settle,
+        while_held=while_held, server_cpu=server_cpu, name="held",
+    )  # fmt: skip
     return HeldResult(config.name, config.kind, n, served, errors, seconds, idle_threads, threads,
                       idle_rss / 2**20, rss / 2**20, probe, pool=config.threads())  # fmt: skip
 
 
+def by_name(name):
+    """The HeldConfiguration called `name`."""
+    for config in CONFIGURATIONS:
+        if config.name == name:
+            return config
+    raise ValueError(f"no held configuration {name!r}; known: {[c.name for c in CONFIGURATIONS]}")
+
+
 def describe(r):
-    probe = f"{r.probe_ms:.0f} ms" if r.probe_ms is not None else f"no answer in {PROBE_TIMEOUT:g} s"
+    probe = (
+        f"{r.probe_ms:.0f} ms" if r.probe_ms is not None else f"no answer in {PROBE_TIMEOUT:g} s"
+    )
     return (f"{r.config} N={r.held}: {r.served} served, {r.connect_errors} connect errors; "
             f"threads {r.idle_threads} → {r.threads}, RSS {r.idle_rss_mb:.0f} → {r.rss_mb:.0f} MB; "
             f"a new request meanwhile: {probe}")  # fmt: skip
@@ -250,7 +280,8 @@ def markdown(results, *, settle):
         f"Each row: a fresh server, N server-sent-event streams opened at once (one connection "
         f"each, an event every {INTERVAL:g} s), held while the server's threads and RSS are "
         f"sampled and one new request is timed, then closed. *served*: streams that got their "
-        f"first event (waiting at most {settle:g} s after the last newcomer); *a new request*: "
+        f"first event (waiting until none came for {settle:g} s while the server sat idle); "
+        f"*a new request*: "
         f"`GET /health/` while all N are held. A pool of T threads holds T streams: the others, "
         f"and the newcomer, wait for one to end.",
         "",

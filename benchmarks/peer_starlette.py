@@ -47,7 +47,7 @@ async def stream(request):
 
     async def ticks():
         for n in range(int(count)):
-            yield f"id: {n}\nevent: tick\ndata: {{\"n\": {n}}}\n\n"
+            yield f'id: {n}\nevent: tick\ndata: {{"n": {n}}}\n\n'
             await asyncio.sleep(interval)
         yield "event: done\ndata: {}\n\n"
 

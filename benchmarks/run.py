@@ -145,9 +145,11 @@ def restart_reason(site, result):
 
 
 def run_configuration(config, levels, *, options, generator, bar, failures):
-    """All levels of one configuration; restarts its server after a level left requests unanswered."""
+    """One configuration at each of `levels` in turn (repeats included), on one server.
+
+    Restarts the server after a level that left requests unanswered.
+    """
     results, site = [], None
-    levels = config.levels(levels)
     try:
         for concurrency in levels:
             if site is None:

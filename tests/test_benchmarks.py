@@ -138,6 +138,8 @@ def test_the_fair_thread_pools_are_sized_for_the_levels_measured():
     names = [c.name for c in configs.CONFIGURATIONS]
     for threads in (configs.GTHREAD_THREADS, *configs.FAIR_THREADS):
         assert f"django sync (gunicorn gthread {configs.CORES}×{threads})" in names
+    blocking = next(c for c in configs.CONFIGURATIONS if c.own_levels)
+    assert blocking.levels([1, 50, 200, 1000]) == list(blocking.own_levels)
     capped = next(c for c in configs.CONFIGURATIONS if c.max_concurrency)
     assert capped.levels([1, 50, 200, 1000]) == [
         c for c in (1, 50, 200, 1000) if c <= capped.max_concurrency

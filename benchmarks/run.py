@@ -10,6 +10,7 @@ configurations still run. No server is left behind (checked at the end).
 """
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from tutorial.hops import time_hops
 from tutorial.site import start_site
 
-from . import configs, held, loadgen, report
+from . import configs, database, held, loadgen, report
 from .sampler import PeakSampler
 from .stats import aggregate_all, summarize
 
@@ -49,6 +50,7 @@ def _args(argv):
     parser.add_argument("--no-hops", action="store_true", help="skip the one-hop microbenchmark")
     parser.add_argument("--no-ceiling", action="store_true", help="skip measuring the generator")
     parser.add_argument("--no-held", action="store_true", help="skip the long-lived connections")
+    parser.add_argument("--no-database", action="store_true", help="skip the database section")
     parser.add_argument("--held-levels", nargs="+", type=int, metavar="N",
                         help="open streams held at once")  # fmt: skip
     parser.add_argument("--output", type=Path, default=RESULTS, help="results folder")
@@ -80,18 +82,25 @@ def describe(result, delay):
             f"server CPU {result.cpu_ms:.2f} ms per request")  # fmt: skip
 
 
-def measure(site, config, concurrency, *, options, generator):
-    """Load `site` with `config`'s URL at `concurrency`; a Result with peaks filled in."""
+def measure(site, config, concurrency, *, options, generator, sampling=None):
+    """Load `site` with `config`'s URL at `concurrency`; a Result with peaks filled in.
+
+    `sampling(site)`: a context manager with a `.peak` that watches something more during the
+    run (the database section counts PostgreSQL connections); it lands in `db_connections`.
+    """
     url = config.url(site.url, options.delay)
     budget = options.max_requests or request_budget(
         concurrency, options.delay, options.duration + options.warmup, config.io
     )
-    with PeakSampler(site.pids) as peak:
+    extra = sampling(site) if sampling else contextlib.nullcontext()
+    with PeakSampler(site.pids) as peak, extra:
         outcome = generator(url, concurrency=concurrency, duration=options.duration,
                             max_requests=budget, timeout=options.timeout, grace=options.grace,
                             processes=options.processes, warmup=options.warmup)  # fmt: skip
     result = summarize(config.name, outcome, delay=options.delay if config.io else None)
     result.peak_rss_mb, result.peak_threads = peak.rss / 2**20, peak.threads
+    if sampling:
+        result.db_connections = extra.peak
     served = outcome.get("served", result.ok)  # the CPU was spent on the warm-up's requests too
     result.cpu_ms = peak.cpu / served * 1000 if served else math.nan
     if outcome.get("error_kinds"):
@@ -144,7 +153,7 @@ def restart_reason(site, result):
     return None
 
 
-def run_configuration(config, levels, *, options, generator, bar, failures):
+def run_configuration(config, levels, *, options, generator, bar, failures, sampling=None):
     """One configuration at each of `levels` in turn (repeats included), on one server.
 
     Restarts the server after a level that left requests unanswered.
@@ -155,7 +164,8 @@ def run_configuration(config, levels, *, options, generator, bar, failures):
             if site is None:
                 site = start_site(config.server, **config.site)
                 warm_up(site, config)
-            result = measure(site, config, concurrency, options=options, generator=generator)
+            result = measure(site, config, concurrency, options=options, generator=generator,
+                             sampling=sampling)  # fmt: skip
             restart = restart_reason(site, result)
             if restart:
                 # Queued requests would keep the server busy into the next level: start afresh.
@@ -176,7 +186,8 @@ def run_configuration(config, levels, *, options, generator, bar, failures):
     return results
 
 
-def run_rounds(chosen, levels, *, repeats, options, generator, failures, fresh_servers=True):
+def run_rounds(chosen, levels, *, repeats, options, generator, failures, fresh_servers=True,
+               sampling=None):  # fmt: skip
     """Every single run's Result: `repeats` runs of each configuration at each level.
 
     fresh_servers=True: `repeats` rounds over all configurations, a new server each time (a
@@ -198,7 +209,7 @@ def run_rounds(chosen, levels, *, repeats, options, generator, failures, fresh_s
                 before = len(failures)
                 repeated = [c for c in config.levels(levels) for _ in range(per_round)]
                 runs += run_configuration(config, repeated, options=options, generator=generator,
-                                          bar=bar, failures=failures)  # fmt: skip
+                                          bar=bar, failures=failures, sampling=sampling)  # fmt: skip
                 if len(failures) > before:
                     failed.add(config.name)
     return runs
@@ -233,8 +244,8 @@ def leftover_servers():
 
 def main(argv=None):
     options = _args(argv)
-    options.duration = options.duration or (0.8 if options.quick else 1.5)
-    options.warmup = options.warmup if options.warmup is not None else 0.4 if options.quick else 0.5
+    options.duration = options.duration or (0.8 if options.quick else 1.2)
+    options.warmup = options.warmup if options.warmup is not None else 0.4
     options.repeats = options.repeats or configs.REPEATS
     # Grace: time for the requests still out when the load stops to come back (not errors).
     options.timeout, options.grace = 10.0, (3.0 if options.quick else 10.0)
@@ -280,6 +291,21 @@ def main(argv=None):
                                 failures=failures)  # fmt: skip
         sections.append(held.markdown(held_results, settle=settle))
         extra["held"] = [r.as_dict() for r in held_results]
+
+    if not options.no_database:
+        print("A database in the loop:")
+        db_chosen = database.select(quick=options.quick)
+        db_levels = database.QUICK_LEVELS if options.quick else database.LEVELS
+        db_repeats = 1 if options.quick else options.repeats  # quick: one run each, ≤ 60 s in all
+        db_runs = database.run(db_chosen, db_levels, repeats=db_repeats, options=options,
+                               generator=generator, failures=failures,
+                               fresh_servers=not options.quick)  # fmt: skip
+        db_results = aggregate_all(db_runs)
+        if db_results:
+            sections.append(database.markdown(db_results, delay=options.delay, repeats=db_repeats,
+                                              whys={c.name: c.why for c in db_chosen}))  # fmt: skip
+        extra["database"] = [r.as_dict() for r in db_results]
+        extra["database_runs"] = [r.as_dict() for r in db_runs]
 
     hops = None
     if not options.no_hops:

@@ -43,6 +43,7 @@ class Result:
     peak_threads: int = 0
     cpu_ms: float = math.nan  # server CPU per successful request, ms (robust to a busy machine)
     note: str = ""
+    db_connections: float | None = None  # peak PostgreSQL client connections (pg_stat_activity)
     repeats: int = 1  # how many runs this row is the median of
     spread: dict = field(default_factory=dict)  # {figure: (lowest, highest)} over the repeats
 
@@ -108,6 +109,10 @@ def aggregate(runs):
         finite = [v for v in values if v is not None and not math.isnan(v)]
         if finite:
             spread[figure] = (min(finite), max(finite))
+    if all(r.db_connections is not None for r in runs):
+        values = [r.db_connections for r in runs]
+        medians["db_connections"] = statistics.median(values)
+        spread["db_connections"] = (min(values), max(values))
     unfinished = [r.unfinished for r in runs]
     notes = list(dict.fromkeys(r.note for r in runs if r.note))
     medians["peak_threads"] = round(medians["peak_threads"])

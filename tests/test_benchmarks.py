@@ -9,7 +9,7 @@ import socket
 import psutil
 import pytest
 
-from benchmarks import configs, held, loadgen, report, run
+from benchmarks import configs, database, held, loadgen, report, run
 from benchmarks.sampler import PeakSampler
 from benchmarks.stats import aggregate, aggregate_all, ideal_throughput, percentile, summarize
 from tutorial.site import start_site
@@ -339,6 +339,7 @@ def test_tiny_run_writes_a_report_and_leaves_no_server(tmp_path, capsys):
             "--warmup",
             "0",
             "--no-held",
+            "--no-database",
             "--output",
             str(tmp_path),
         ]
@@ -364,7 +365,7 @@ def test_a_failing_server_and_a_missing_generator_are_one_line_each(tmp_path, mo
     monkeypatch.setattr(loadgen.shutil, "which", lambda name: None)  # no wrk here
     argv = ["--configs", "broken", "starlette async (uvicorn)", "--generator", "wrk",
             "--levels", "1", "--duration", "0.2", "--max-requests", "2", "--no-hops",
-            "--no-ceiling", "--no-held", "--repeats", "2", "--warmup", "0",
+            "--no-ceiling", "--no-held", "--no-database", "--repeats", "2", "--warmup", "0",
             "--output", str(tmp_path)]  # fmt: skip
     results, failures = run.main(argv)
     assert len(failures) == 2  # the broken one is not tried again in the second round
@@ -413,3 +414,39 @@ def test_the_held_table_names_the_pool_a_sync_server_has():
     pool = next(c for c in held.CONFIGURATIONS if c.threads())
     assert pool.threads() == configs.CORES * configs.FAIR_THREADS[0]
     assert "/stream/sync/" in pool.path  # a sync generator: under WSGI an async one is buffered
+
+
+# --- a database in the loop ------------------------------------------------------------------
+
+
+def tiny_options():
+    options = run._args(["--duration", "0.3", "--warmup", "0", "--max-requests", "8"])
+    options.timeout, options.grace = 10.0, 3.0
+    return options
+
+
+def test_the_database_section_counts_the_connections_postgres_saw():
+    pooled = next(
+        c for c in database.CONFIGURATIONS if c.name == "db: django async, pool (uvicorn)"
+    )
+    failures = []
+    runs = database.run([pooled], [4], repeats=1, options=tiny_options(),
+                        generator=loadgen.run_inline, failures=failures)  # fmt: skip
+    assert failures == [] and [r.ok for r in runs] == [8]
+    assert 1 <= runs[0].db_connections <= 4  # psycopg's pool: 4 connections per process at most
+    text = database.markdown(runs, delay=0.1, whys={pooled.name: "why"})
+    assert f"| {pooled.name} | 4 |" in text and "**db: django async, pool (uvicorn)**: why" in text
+    assert not psutil.Process().children(recursive=True)
+
+
+def test_without_postgresql_the_database_section_is_one_line(monkeypatch, capsys):
+    def unavailable():
+        raise RuntimeError("no PostgreSQL server binaries on this machine")
+
+    monkeypatch.setattr(database, "start_postgres", unavailable)
+    failures = []
+    runs = database.run(database.CONFIGURATIONS, [4], repeats=1, options=tiny_options(),
+                        generator=loadgen.run_inline, failures=failures)  # fmt: skip
+    assert runs == [] and len(failures) == 1
+    assert failures[0].startswith("database in the loop: PostgreSQL not available: RuntimeError")
+    assert "✗ database in the loop" in capsys.readouterr().out

@@ -6,6 +6,7 @@ from .views import (
     accounts,
     background,
     bridges,
+    db_wait,
     executor_orm,
     fanout,
     items,
@@ -70,4 +71,6 @@ urlpatterns = [
     path("signals/ping/", signalling.ping, name="signals-ping"),
     path("scaling/cpu/", scaling.cpu, name="scaling-cpu"),
     path("scaling/db-connection/", scaling.db_connection, name="scaling-db-connection"),
+    path("db/query-then-sleep/", db_wait.query_then_sleep, name="db-query-then-sleep"),
+    path("db/sync-query-then-sleep/", db_wait.sync_query_then_sleep, name="db-sync-query-sleep"),
 ]

@@ -14,11 +14,15 @@ as a coroutine. For each configuration and each N, on a fresh server:
 4. close every connection and stop the server.
 
 WebSockets are another kind of held connection: `OPENERS` maps a kind ("sse") to the coroutine
-that opens one and waits for its first message, so benchmarks/websockets_held.py can add
-"websocket" configurations to the same table (`HeldConfiguration(kind="websocket", ...)`).
+that opens one and sets its event at the first message. benchmarks/websockets_held.py, when it
+exists, calls `register("websocket", open_websocket, [HeldConfiguration(..., kind="websocket")])`
+at import, and `python -m benchmarks` imports it (`load_extensions()`), so its rows join this
+table.
 """
 
 import asyncio
+import importlib
+import importlib.util
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -138,6 +142,26 @@ async def open_sse(url, first_event, *, timeout):
 
 
 OPENERS = {"sse": open_sse}
+EXTENSIONS = ("benchmarks.websockets_held",)
+
+
+def register(kind, opener, configurations=(), *, quick=()):
+    """Add a kind of held connection: `opener(url, first_event, *, timeout)` and its rows.
+
+    `quick`: names of those configurations that the quick run includes too.
+    """
+    global CONFIGURATIONS, QUICK
+    OPENERS[kind] = opener
+    CONFIGURATIONS = (*CONFIGURATIONS, *configurations)
+    QUICK = (*QUICK, *quick)
+
+
+def load_extensions():
+    """Import the modules that register more kinds (those that exist); return their names."""
+    found = [name for name in EXTENSIONS if importlib.util.find_spec(name) is not None]
+    for name in found:
+        importlib.import_module(name)
+    return found
 
 
 async def hold(url, n, *, kind="sse", settle=3.0, timeout=30.0, while_held=None, server_cpu=None):

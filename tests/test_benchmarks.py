@@ -450,3 +450,19 @@ def test_without_postgresql_the_database_section_is_one_line(monkeypatch, capsys
     assert runs == [] and len(failures) == 1
     assert failures[0].startswith("database in the loop: PostgreSQL not available: RuntimeError")
     assert "✗ database in the loop" in capsys.readouterr().out
+
+
+def test_another_kind_of_held_connection_can_join_the_table(monkeypatch):
+    async def open_nothing(url, first_event, *, timeout):
+        first_event.set()
+
+    extra = held.HeldConfiguration("websocket thing", "uvicorn", "/ws/", kind="websocket")
+    monkeypatch.setattr(held, "OPENERS", dict(held.OPENERS))
+    monkeypatch.setattr(held, "CONFIGURATIONS", held.CONFIGURATIONS)
+    monkeypatch.setattr(held, "QUICK", held.QUICK)
+    held.register("websocket", open_nothing, [extra], quick=[extra.name])
+    assert held.OPENERS["websocket"] is open_nothing
+    assert extra in held.select(quick=True) and extra in held.select()
+    assert held.load_extensions() == [
+        n for n in held.EXTENSIONS if __import__("importlib").util.find_spec(n)
+    ]

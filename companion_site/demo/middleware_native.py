@@ -11,7 +11,9 @@ exceptions keep Django's behaviour by other means:
   (`asave`, `aget_expiry_age`, ...), as Django's async session API does;
 - a CSRF check of an unsafe request (POST, PUT, ...) reads the body (a multipart upload may
   spill to disk) and may render the failure page: that one still runs in the request's thread,
-  so only unsafe requests pay its hop; GET and HEAD are accepted on the loop.
+  so only unsafe requests pay its hop; GET and HEAD are accepted on the loop. With
+  CSRF_USE_SESSIONS (the token in the session, which may need a query) the CSRF middleware
+  keeps all of Django's hops.
 
 Under WSGI (no event loop) they are exactly Django's classes. `COMPANION_NATIVE_MIDDLEWARE=1`
 swaps them in for Django's, in the same order (config/settings.py);
@@ -70,14 +72,24 @@ class AuthenticationMiddleware(OnTheLoop, auth.AuthenticationMiddleware):
 
 
 class CsrfViewMiddleware(OnTheLoop, csrf.CsrfViewMiddleware):
-    """Django's CsrfViewMiddleware; only unsafe requests' checks still run in a thread."""
+    """Django's CsrfViewMiddleware; only unsafe requests' checks still run in a thread.
+
+    With CSRF_USE_SESSIONS the token lives in the session, which the database may have to
+    load: then every step runs in the request's thread, exactly as Django's own does.
+    """
 
     def __init__(self, get_response):
         super().__init__(get_response)
-        if self.async_mode:
+        self.on_the_loop = not settings.CSRF_USE_SESSIONS
+        if self.async_mode and self.on_the_loop:
             # Django reads `process_view` from the instance and adapts it by its kind: an
             # async one is awaited as it is, a sync one would cost a hop on every request.
             self.process_view = self._aprocess_view
+
+    async def __acall__(self, request):
+        if self.on_the_loop:
+            return await super().__acall__(request)
+        return await csrf.CsrfViewMiddleware.__acall__(self, request)  # MiddlewareMixin's hops
 
     async def _aprocess_view(self, request, callback, callback_args, callback_kwargs):
         check = super().process_view

@@ -161,6 +161,22 @@ class NativeMiddlewareTests(TestCase):
         )
         self.assertEqual(answers[0]["cookies"][settings.CSRF_COOKIE_NAME]["value"], "set")
 
+    @override_settings(CSRF_USE_SESSIONS=True)
+    async def test_csrf_with_the_token_in_the_session_is_the_same(self):
+        async def conversation(client):
+            form = await client.get("/p/form/")  # the token is now in the session
+            session = client.cookies[settings.SESSION_COOKIE_NAME].value
+            store = __import__("importlib").import_module(settings.SESSION_ENGINE).SessionStore
+            secret = (await store(session).aload())["_csrftoken"]
+            return [
+                form,
+                await client.post("/p/form/", {"note": "none"}),
+                await client.post("/p/form/", {"note": "ok"}, headers={"X-CSRFToken": secret}),
+            ]
+
+        answers = await self.assert_same(conversation)
+        self.assertEqual([a["status"] for a in answers], [200, 403, 200])
+
     async def test_csrf_for_a_sync_view_is_the_same(self):
         answers = await self.assert_same(lambda client: csrf_conversation(client, "/p/sync-form/"))
         self.assertEqual(answers[2]["body"], b'{"accepted": "header"}')

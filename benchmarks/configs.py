@@ -45,11 +45,11 @@ class Configuration:
         return [c for c in levels if self.max_concurrency is None or c <= self.max_concurrency]
 
 
-def gthread(threads, why):
+def gthread(threads, why, **more):
     return Configuration(
         f"django sync (gunicorn gthread {CORES}×{threads})", "gunicorn",
         "/sync/sleep/?delay={delay}", why,
-        site={"workers": CORES, "worker_class": "gthread", "threads": threads},
+        site={"workers": CORES, "worker_class": "gthread", "threads": threads}, **more,
     )  # fmt: skip
 
 
@@ -114,7 +114,9 @@ CONFIGURATIONS = (
         GTHREAD_THREADS,
         f"{CORES} workers × {GTHREAD_THREADS} threads serve {CORES * GTHREAD_THREADS} requests at "
         f"a time: at most {CORES * GTHREAD_THREADS / DELAY:.0f} req/s — a pool sized below C, kept "
-        "as the lesson; the two rows after it are sized for C",
+        "as the lesson; the two rows after it are sized for C (not run at C=1000: it only "
+        "queues longer)",
+        max_concurrency=200,
     ),
     *(
         gthread(
@@ -128,8 +130,8 @@ CONFIGURATIONS = (
         f"django sync (gunicorn sync ×{GUNICORN_WORKERS})", "gunicorn", "/sync/sleep/?delay={delay}",
         f"{GUNICORN_WORKERS} sync workers serve {GUNICORN_WORKERS} requests at a time: at most "
         f"{GUNICORN_WORKERS}/{DELAY:g} s = {GUNICORN_WORKERS / DELAY:.0f} req/s, whatever C is "
-        "(not run at C=1000: it only queues longer)",
-        site={"workers": GUNICORN_WORKERS, "worker_class": "sync"}, max_concurrency=200,
+        "(run at C=50 only: past that it only queues longer)",
+        site={"workers": GUNICORN_WORKERS, "worker_class": "sync"}, max_concurrency=50,
     ),
     Configuration(
         "django async + time.sleep (uvicorn)", "uvicorn", "/async/blocking/?delay={delay}",
@@ -144,8 +146,8 @@ CONFIGURATIONS = (
         "django sync_to_async(thread_sensitive=False)", "uvicorn",
         "/bridge/insensitive/?delay={delay}",
         f"the loop's default executor has min(32, cores + 4) = {min(32, CORES + 4)} threads: "
-        f"at most {min(32, CORES + 4) / DELAY:.0f} req/s of blocking calls (not run at C=1000)",
-        max_concurrency=200,
+        f"at most {min(32, CORES + 4) / DELAY:.0f} req/s of blocking calls (run at C=50 only)",
+        max_concurrency=50,
     ),
     Configuration(
         "hello: starlette", "uvicorn", "/hello/", "framework overhead only",
@@ -158,12 +160,6 @@ CONFIGURATIONS = (
     Configuration(
         "hello: django async, native middleware (uvicorn)", "uvicorn", "/hello/async/",
         "framework overhead only", site={"env": NATIVE}, io=False, max_concurrency=200,
-    ),
-    Configuration(
-        f"hello: django sync (gunicorn gthread {CORES}×{FAIR_THREADS[0]})", "gunicorn",
-        "/hello/sync/", "framework overhead only",
-        site={"workers": CORES, "worker_class": "gthread", "threads": FAIR_THREADS[0]}, io=False,
-        max_concurrency=200,
     ),
 )  # fmt: skip
 

@@ -52,12 +52,6 @@ CONFIGURATIONS = (
         "PostgreSQL's max_connections (100) the newcomers are refused",
         site=GTHREAD,
     ),
-    configs.Configuration(
-        f"db: django sync, pool ({SYNC})", "gunicorn", SYNC_VIEW,
-        f"4 pooled connections per worker, each held through a wait: at most "
-        f"{configs.CORES} × 4 / {configs.DELAY:g} s = {configs.CORES * 4 / configs.DELAY:.0f} req/s",
-        site={**GTHREAD, "env": POOL},
-    ),
 )  # fmt: skip
 
 QUICK = ("db: django async (uvicorn)", "db: django async, pool (uvicorn)")

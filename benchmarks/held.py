@@ -82,6 +82,10 @@ CONFIGURATIONS = (
         for threads in configs.FAIR_THREADS
     ),
 )  # fmt: skip
+# The full run: one pool is enough to show the cap (2×500: N = 1000 fits, 3000 does not).
+FULL = tuple(
+    c.name for c in CONFIGURATIONS if c.threads() != configs.CORES * configs.FAIR_THREADS[0]
+)
 
 QUICK = (
     "django async (uvicorn)",
@@ -150,10 +154,11 @@ def register(kind, opener, configurations=(), *, quick=()):
 
     `quick`: names of those configurations that the quick run includes too.
     """
-    global CONFIGURATIONS, QUICK
+    global CONFIGURATIONS, QUICK, FULL
     OPENERS[kind] = opener
     CONFIGURATIONS = (*CONFIGURATIONS, *configurations)
     QUICK = (*QUICK, *quick)
+    FULL = (*FULL, *(c.name for c in configurations))
 
 
 def load_extensions():
@@ -288,7 +293,7 @@ def run(chosen, levels, *, settle=3.0, failures, write=print):
 
 
 def select(names=None, *, quick=False):
-    wanted = set(names or (QUICK if quick else [c.name for c in CONFIGURATIONS]))
+    wanted = set(names or (QUICK if quick else FULL))
     return [c for c in CONFIGURATIONS if c.name in wanted]
 
 

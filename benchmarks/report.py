@@ -92,6 +92,8 @@ def header(info, *, generator, ceiling, delay, title, repeats):
         f"- I/O delay per request: {delay:g} s, so the ideal throughput is C / {delay:g} s",
         f"- Each row: the median of {repeats} runs, (lowest–highest) beside it; the rounds ran "
         "one after another over all configurations. Errors and unfinished are totals over the runs.",
+        "- req/s: the successes within the measured window (after a warm-up), each counted by the "
+        "share of its time inside the window, ÷ the window",
         "- **CPU ms/req** (the headline): the server's CPU time during a run ÷ its successes. It "
         "moves least when other programs share the cores; req/s and the ratio move more. It "
         "includes idle work, so it reads high at C=1. unfinished: still out after the grace period "

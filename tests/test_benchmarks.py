@@ -99,6 +99,17 @@ def test_throughput_counts_only_what_ended_within_the_load_window():
     assert result.ratio == pytest.approx(80 / 1.5 / 100)
 
 
+def test_a_request_counts_by_the_share_of_its_time_inside_the_window():
+    assert loadgen.window_share(0.0, 1.0, 0.5, 2.0) == pytest.approx(0.5)  # half inside
+    assert loadgen.window_share(1.0, 1.5, 0.5, 2.0) == 1.0  # wholly inside
+    assert loadgen.window_share(0.0, 4.0, 1.0, 2.0) == pytest.approx(0.25)  # longer than it
+    assert loadgen.window_share(2.5, 3.0, 0.5, 2.0) == 0.0  # after it
+    # A closed loop of 10 clients, requests of 0.7 s, a 0.5 s window: 10 / 0.7 req/s, not 0 or 20.
+    shares = [loadgen.window_share(k * 0.7 + c * 0.07, (k + 1) * 0.7 + c * 0.07, 2.0, 2.5)
+              for c in range(10) for k in range(10)]  # fmt: skip
+    assert sum(shares) / 0.5 == pytest.approx(10 / 0.7, rel=0.01)
+
+
 def test_summarize_without_delay_has_no_ratio_and_refuses_zero_elapsed():
     assert summarize("hello", outcome([0.001] * 10)).ratio is None
     with pytest.raises(ValueError):
@@ -460,6 +471,7 @@ def test_another_kind_of_held_connection_can_join_the_table(monkeypatch):
     monkeypatch.setattr(held, "OPENERS", dict(held.OPENERS))
     monkeypatch.setattr(held, "CONFIGURATIONS", held.CONFIGURATIONS)
     monkeypatch.setattr(held, "QUICK", held.QUICK)
+    monkeypatch.setattr(held, "FULL", held.FULL)
     held.register("websocket", open_nothing, [extra], quick=[extra.name])
     assert held.OPENERS["websocket"] is open_nothing
     assert extra in held.select(quick=True) and extra in held.select()

@@ -108,6 +108,12 @@ class _Deadline:
 
 def _fail_endless(fn, deadline):
     where = f"\n  at {deadline.where}" if deadline.where else ""
+    if not deadline.spinning:  # it sat in one call, using no CPU: not a loop
+        fail(
+            f"{_name(fn)} did not return in {deadline.limit:g} s: it was still waiting in one "
+            f"call (a long sleep, a request without a timeout?){where}",
+            kind="timeout",
+        )
     fail(
         f"{_name(fn)} did not return in {deadline.limit:g} s: an endless loop? "
         f"It was stopped there{where}",

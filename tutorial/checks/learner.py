@@ -100,8 +100,12 @@ class _Deadline:
 
     def stop(self):
         """Call in the thread the deadline watches, once the learner's call is over."""
-        self._done.set()
-        self._watcher.join()
+        try:
+            self._done.set()
+            self._watcher.join()
+        except _Overran:  # raised just as their call returned, before the watcher stopped
+            self._done.set()
+            self._watcher.join()
         if self.fired:
             _raise_into(self._thread, None)  # one raised just as the call ended: not ours now
 

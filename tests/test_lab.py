@@ -39,7 +39,8 @@ def make_lab(tmp_path):
     port = free_port()
     env = {**os.environ, "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tools" / "lab.py"), "--no-browser", "--port", str(port)],
+        [sys.executable, str(ROOT / "tools" / "lab.py"), "--no-browser", "--port", str(port)]
+        + ["--log", str(tmp_path / "lab.log")],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -196,3 +197,23 @@ def test_in_jupyterlab_checks_stop_an_endless_loop_and_name_a_broken_setup(learn
     for text, says in zip(shown, SAYS, strict=True):
         assert says in text, shown
         assert len(text.strip().splitlines()) <= 5, text
+
+
+def test_a_busy_port_is_said_in_one_line_not_a_different_url(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ran = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "lab.py"), "--no-browser", "--port", str(port)]
+            + ["--log", str(tmp_path / "lab.log")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert ran.returncode == 1
+    assert ran.stdout.splitlines()[-1] == f"Port {port} is busy: `make lab LAB_PORT=8899`."
+    assert "http://" not in ran.stdout

@@ -64,6 +64,9 @@ class StreamTests(SimpleTestCase):
 
 
 class SyncStreamTests(SimpleTestCase):
+    # response.close() sends request_finished, whose close_old_connections touches the database.
+    databases = "__all__"
+
     def test_the_sync_generator_streams_its_events_under_wsgi(self):
         response = self.client.get("/stream/sync/", {"count": "3", "interval": "0"})
         self.assertEqual(response["Content-Type"], "text/event-stream")

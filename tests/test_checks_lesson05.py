@@ -163,7 +163,9 @@ def test_an_answer_that_is_not_one_of_the_two_strings_is_named(site):
     async def classify(url, n=4):
         return True
 
-    assert "'concurrent' or 'serialised'" in failure(checks.classify, classify, site).hint
+    error = failure(checks.classify, classify, site)
+    assert "'concurrent' or 'serialised'" in error.hint
+    assert error.kind == "shape" and "Hint" not in error.hint  # no concept hint for a shape slip
 
 
 def test_american_spelling_is_accepted(site, capsys):

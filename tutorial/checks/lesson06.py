@@ -65,11 +65,15 @@ def _bodies_in_order(name, result, expected):
     if isinstance(result, httpx.Response) or (
         isinstance(result, (list, tuple)) and any(isinstance(r, httpx.Response) for r in result)
     ):
-        fail("You returned httpx.Response objects; return the parsed bodies: response.json().")
+        fail(
+            "You returned httpx.Response objects; return the parsed bodies: response.json().",
+            kind="shape",
+        )
     if not isinstance(result, (list, tuple)) or len(result) != len(expected):
         fail(
             f"{name} should return a list with one item per URL ({len(expected)}), "
-            f"got {type(result).__name__}: {result!r:.100}"
+            f"got {type(result).__name__}: {result!r:.100}",
+            kind="shape",
         )
 
 

@@ -73,11 +73,15 @@ async def first_events(first_events, site):
         # response too, and hide the mistake.
         left = await server_saw_leave(site, label)
     if not isinstance(result, (list, tuple)):
-        fail(f"Return a list of the events' data, got {type(result).__name__}: {result!r:.80}")
+        fail(
+            f"Return a list of the events' data, got {type(result).__name__}: {result!r:.80}",
+            kind="shape",
+        )
     if any(isinstance(item, (str, bytes)) for item in result):
         fail(
             f"You returned text ({result[0]!r:.60}): parse each event's data with json.loads "
-            "(the text after `data: `)."
+            "(the text after `data: `).",
+            kind="shape",
         )
     numbers = [item.get("n") if isinstance(item, dict) else item for item in result]
     if numbers != list(range(K)):

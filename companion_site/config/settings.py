@@ -9,6 +9,8 @@ start several differently configured copies side by side without editing files:
 - COMPANION_SYNC_MIDDLEWARE=1  add one sync-only middleware (lesson 09: what mixing costs)
 - COMPANION_LEAN_MIDDLEWARE=1  only the async-capable timing middleware, none of Django's
                                built-in ones (lesson 15: what their thread hops cost under ASGI)
+- COMPANION_NATIVE_MIDDLEWARE=1  the same protections, each Django middleware replaced by its
+                               async-native twin in demo/middleware_native.py (lesson 15)
 - COMPANION_REUSE_THREADS=1    ASGI requests borrow a thread instead of starting two
                                (config/reused_threads.py; lesson 15)
 - COMPANION_LOG_LEVEL        level of the `django.request` and `demo` loggers (default INFO)
@@ -98,8 +100,16 @@ MIDDLEWARE = [
 if _flag("COMPANION_LEAN_MIDDLEWARE"):
     # Lesson 15: Django's built-in middleware are MiddlewareMixin classes, whose async path runs
     # each process_request/process_response through sync_to_async — about ten thread hops per
-    # request under ASGI. A JSON API on 127.0.0.1 needs none of them.
+    # request under ASGI. This switch measures what they cost, and removes what they protect:
+    # security headers, sessions, CSRF checks, request.user (COMPANION_NATIVE_MIDDLEWARE keeps them).
     MIDDLEWARE = ["demo.middleware.RequestTimingMiddleware"]
+if _flag("COMPANION_NATIVE_MIDDLEWARE"):
+    # Lesson 15: Django's protections kept, without their hops: demo.middleware_native has a
+    # twin of the same name for each built-in one (same methods, called on the event loop).
+    MIDDLEWARE = [
+        f"demo.middleware_native.{path.rsplit('.', 1)[1]}" if path.startswith("django.") else path
+        for path in MIDDLEWARE
+    ]
 if _flag("COMPANION_SYNC_MIDDLEWARE"):
     # Deliberately sync-only: Django must adapt it with sync_to_async for every request.
     MIDDLEWARE.append("demo.middleware.SyncOnlyMiddleware")

@@ -33,9 +33,11 @@ def lab_command(port, *, root_dir=ROOT, notebook=FIRST_NOTEBOOK, token=None, ope
 
 
 def lab_env(environ=os.environ):
-    """The environment for JupyterLab: the tutorial's Lab settings ahead of any others."""
+    """The environment for JupyterLab: the tutorial's Lab settings ahead of any others, and the
+    base URL its kernels pass to tutorial/links.py (site links through jupyter-server-proxy)."""
     paths = [str(JUPYTER_CONFIG), *filter(None, [environ.get("JUPYTER_CONFIG_PATH")])]
-    return {**environ, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
+    base_url = {"TUTORIAL_JUPYTER_BASE_URL": "/"}  # lab_command keeps Jupyter's default base_url
+    return {**base_url, **environ, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
 
 
 def lesson_url(port, token, notebook=FIRST_NOTEBOOK):

@@ -87,6 +87,16 @@ async def blocks_past_the_deadline(x):
     await asyncio.sleep(10)
 
 
+async def spins_forever(x):
+    while True:  # the line the hint must point at
+        x += 1
+
+
+def spins_forever_sync(x):
+    while True:  # the line the hint must point at
+        x += 1
+
+
 async def sleeps_politely(x):
     await asyncio.sleep(0.5)
     return x
@@ -150,6 +160,21 @@ def test_a_hang_times_out_with_a_question():
     error = mistake(awaits_forever, 1, timeout=0.2)
     assert error.kind == "timeout"
     assert "did not finish in 0.2 s — is something awaiting forever" in error.hint
+
+
+@pytest.mark.parametrize("fn, call", [(spins_forever, None), (spins_forever_sync, call_sync)])
+def test_an_endless_loop_is_stopped_and_named_with_its_line(fn, call):
+    error = mistake(fn, 1, call=call, timeout=0.3)
+    assert error.kind == "endless_loop"
+    assert f"{fn.__name__} did not return in 0.3 s: an endless loop?" in error.hint
+    assert "the line the hint must point at" in error.hint
+    assert "test_checks_core.py" in error.hint
+
+
+def test_after_an_endless_loop_the_thread_runs_on_untouched():
+    mistake(spins_forever_sync, 1, call=call_sync, timeout=0.2)
+    time.sleep(0.2)  # a second interruption, had one been left pending, would raise here
+    assert call_sync(plain_def, 3) == 3
 
 
 def test_their_own_timeout_is_their_exception_not_a_hang():
@@ -342,6 +367,22 @@ checks = SimpleNamespace(double=double, fetch=fetch)
     "await checks.fetch(fetch)",
     "def double(x):\n    return x * 2",
     "checks.double(double)",
+    """
+@exercise("99", "spin", hint="Return.")
+async def check_spin(fn):
+    '''Check that spin() returns.'''
+    await call_async(fn, timeout=1)
+
+@exercise("99", "spin_sync", hint="Return.")
+def check_spin_sync(fn):
+    '''Check that spin_sync() returns.'''
+    call_sync(fn, timeout=1)
+""",
+    "async def spin():\n    while True:\n        pass",
+    "await check_spin(spin)",
+    "def spin_sync():\n    while True:\n        pass",
+    "check_spin_sync(spin_sync)",
+    "print('the kernel goes on')",
 ]
 
 
@@ -361,12 +402,22 @@ def kernel_outputs(tmp_path_factory):
             "✗ [99_fetch] fetch raised IndexError: list index out of range\n"
             "  at line 3 of your cell: return values[x]",
         ),
+        (
+            11,
+            "✗ [99_spin] spin did not return in 1 s: an endless loop? It was stopped there\n"
+            "  at line 2 of your cell: while True:",
+        ),
+        (
+            13,
+            "✗ [99_spin_sync] spin_sync did not return in 1 s: an endless loop? It was stopped"
+            " there\n  at line 2 of your cell: while True:",
+        ),
     ],
 )
 def test_in_a_kernel_a_failed_check_shows_only_the_hint(kernel_outputs, cell, says):
     error = nbs.error_of(kernel_outputs[cell])
     assert error is not None, "the check cell must fail, so Run All stops and nbval sees it"
-    assert error.ename == "ExerciseFailed"
+    assert error.ename == "ExerciseFailed", error
     shown = "\n".join(error.traceback).replace("\x1b[31m", "").replace("\x1b[0m", "")
     assert shown.startswith(says)
     assert len(shown.splitlines()) <= MAX_HINT_LINES
@@ -377,3 +428,7 @@ def test_in_a_kernel_a_passing_check_prints_the_tick(kernel_outputs):
     cell = kernel_outputs[8]
     assert nbs.error_of(cell) is None
     assert "✓ [99_double] double(x) returns twice x" in nbs.text_of(cell)
+
+
+def test_in_a_kernel_the_endless_loops_were_stopped_and_the_kernel_goes_on(kernel_outputs):
+    assert nbs.text_of(kernel_outputs[14]) == "the kernel goes on\n"

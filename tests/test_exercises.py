@@ -86,8 +86,11 @@ def root(tmp_path):
     return tmp_path
 
 
+EXERCISE = "exercises/99_double_exercises.ipynb"
+
+
 def generated(root):
-    return nbs.read(root / "exercises" / "99_double.ipynb")
+    return nbs.read(root / EXERCISE)
 
 
 # The generator.
@@ -128,10 +131,9 @@ def test_unbalanced_or_misspelt_markers_are_refused(source, problem):
 def test_the_exercise_is_the_solution_without_answers_and_outputs(root):
     assert exercises.generate(root).ok is False  # it wrote a file
     nb = generated(root)
-    assert nb.cells[0].source.startswith(
-        "*Generated from `solutions/99_double.ipynb` by `make exercises`"
-    )
-    assert "edit the solution, not this file" in nb.cells[0].source
+    assert nb.cells[0].source.startswith("*Your copy: write your answers here")
+    assert "`solutions/99_double.ipynb`" in nb.cells[0].source
+    assert "not this file" not in nb.cells[0].source
     assert nb.cells[1].source.startswith("# Exercise 99")
     assert "nav" in nbs.tags(nb.cells[2]) and "nav" in nbs.tags(nb.cells[-1])
     sources = [c.source for c in nb.cells]
@@ -142,22 +144,22 @@ def test_the_exercise_is_the_solution_without_answers_and_outputs(root):
 
 def test_generating_twice_changes_nothing_and_check_agrees(root):
     exercises.generate(root)
-    text = (root / "exercises" / "99_double.ipynb").read_text()
+    text = (root / EXERCISE).read_text()
     assert exercises.generate(root).ok
     assert exercises.generate(root, check=True).ok
-    assert (root / "exercises" / "99_double.ipynb").read_text() == text
+    assert (root / EXERCISE).read_text() == text
     assert cli(["--root", str(root), "exercises", "--check"]) == 0
 
 
 def test_check_lists_a_stale_exercise_and_an_orphan(root, capsys):
     exercises.generate(root)
-    path = root / "exercises" / "99_double.ipynb"
+    path = root / EXERCISE
     path.write_text(path.read_text().replace("Write `double`.", "Stale task text."))
-    orphan = root / "exercises" / "97_gone.ipynb"
+    orphan = root / "exercises" / "97_gone_exercises.ipynb"
     nbs.write(solution(), orphan)
     assert cli(["--root", str(root), "exercises", "--check"]) == 1
     out = capsys.readouterr().out
-    assert "exercises/99_double.ipynb" in out and "exercises/97_gone.ipynb" in out
+    assert EXERCISE in out and "exercises/97_gone_exercises.ipynb" in out
     assert cli(["--root", str(root), "exercises"]) == 0
     assert not orphan.exists()
     assert exercises.generate(root, check=True).ok
@@ -165,7 +167,7 @@ def test_check_lists_a_stale_exercise_and_an_orphan(root, capsys):
 
 def test_make_exercises_keeps_a_learners_answers_unless_forced(root, capsys):
     exercises.generate(root)
-    path = root / "exercises" / "99_double.ipynb"
+    path = root / EXERCISE
     answered = path.read_text().replace("# YOUR CODE HERE", "return x * 2  # mine")
     path.write_text(answered)
     assert cli(["--root", str(root), "exercises"]) == 1
@@ -181,7 +183,21 @@ def test_broken_markers_fail_the_command_and_name_the_solution(root, capsys):
     assert cli(["--root", str(root), "exercises"]) == 1
     out = capsys.readouterr().out
     assert "solutions/98_first.ipynb" in out and "without ### END SOLUTION" in out
-    assert (root / "exercises" / "99_double.ipynb").exists()  # the others are still written
+    assert (root / EXERCISE).exists()  # the others are still written
+
+
+def test_the_exercise_has_a_name_of_its_own_and_old_names_go_unless_written_in(root, capsys):
+    old = root / "exercises" / "99_double.ipynb"  # the name exercises had before
+    exercises.generate(root)
+    nbs.write(generated(root), old)
+    assert cli(["--root", str(root), "exercises"]) == 0
+    assert not old.exists() and (root / EXERCISE).exists()
+    answered = (root / EXERCISE).read_text().replace("# YOUR CODE HERE", "return x * 2  # mine")
+    old.write_text(answered)
+    capsys.readouterr()
+    assert cli(["--root", str(root), "exercises"]) == 1
+    assert "exercises/99_double.ipynb" in capsys.readouterr().out
+    assert old.read_text() == answered  # a learner's answers are never deleted
 
 
 def test_a_solution_without_any_region_is_refused(root):
@@ -202,8 +218,8 @@ def test_progress_reports_not_started_passed_and_failed(root, capsys):
     ]
     copies = {"97_untouched": untouched, "98_solved": solved, "99_wrong": wrong}
     for stem, nb in copies.items():
-        nbs.write(nb, root / "exercises" / f"{stem}.ipynb")
-    (root / "exercises" / "99_double.ipynb").unlink()
+        nbs.write(nb, root / "exercises" / nbs.exercise_name(stem))
+    (root / EXERCISE).unlink()
     before = {p: p.read_bytes() for p in (root / "exercises").iterdir()}
 
     assert cli(["--root", str(root), "progress", "--timeout", "60"]) == 0
@@ -329,8 +345,19 @@ def test_untouched_exercise_fails_with_hint(path):
 
 
 def test_nav_path_runs_lesson_then_its_exercise_then_the_next_lesson(root):
-    assert [(folder, stem) for folder, stem, _ in nav.path_through(root)] == [
-        ("notebooks", "98_first"),
-        ("notebooks", "99_double"),
-        ("exercises", "99_double"),
+    steps = nav.path_through(root)
+    assert [nbs.relative(nav.step_path(step, root), root) for step in steps] == [
+        "notebooks/98_first.ipynb",
+        "notebooks/99_double.ipynb",
+        EXERCISE,
     ]
+
+
+def test_links_to_an_exercise_by_its_lessons_name_are_retargeted():
+    nb = notebook(md("Open [exercises/05_x.ipynb](../exercises/05_x.ipynb), then 06_y_exercises."))
+    nb.cells.append(md("Already right: `exercises/06_y_exercises.ipynb`."))
+    nav.retarget_exercise_links(nb)
+    assert nb.cells[0].source == (
+        "Open [exercises/05_x_exercises.ipynb](../exercises/05_x_exercises.ipynb), then 06_y_exercises."
+    )
+    assert nb.cells[1].source == "Already right: `exercises/06_y_exercises.ipynb`."

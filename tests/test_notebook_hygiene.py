@@ -141,10 +141,10 @@ def nav_line(root, relative):
 def test_nav_runs_lesson_exercise_next_lesson(tree):
     assert cli(["--root", str(tree), "nav"]) == 0
     assert nav_line(tree, "notebooks/01_one.ipynb") == (
-        "[Contents](../README.md#lessons) | [Exercise: 01 · One >](../exercises/01_one.ipynb)"
+        "[Contents](../README.md#lessons) | [Exercise: 01 · One >](../exercises/01_one_exercises.ipynb)"
     )
     assert nav_line(tree, "notebooks/02_two.ipynb") == (
-        "[< Exercise: 01 · One](../exercises/01_one.ipynb) | [Contents](../README.md#lessons)"
+        "[< Exercise: 01 · One](../exercises/01_one_exercises.ipynb) | [Contents](../README.md#lessons)"
         " | [03 · Three >](03_three.ipynb)"
     )
     assert nav_line(tree, "solutions/01_one.ipynb") == (
@@ -152,7 +152,7 @@ def test_nav_runs_lesson_exercise_next_lesson(tree):
         " | [02 · Two >](../notebooks/02_two.ipynb)"
     )
     assert nav_line(tree, "notebooks/03_three.ipynb").endswith(
-        "| [Exercise: 03 · Three >](../exercises/03_three.ipynb)"
+        "| [Exercise: 03 · Three >](../exercises/03_three_exercises.ipynb)"
     )
 
 

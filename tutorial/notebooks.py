@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("notebooks", "solutions", "exercises")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 NUMBERED = re.compile(r"^(\d\d)_\w+\.ipynb$")
+# exercises/05_async_views_exercises.ipynb: a name of its own, so a lesson tab and its
+# exercise tab never read the same.
+EXERCISE_SUFFIX = "_exercises"
 _CHECK_CALL = re.compile(r"\bchecks\.(\w+)\(")
 
 
@@ -47,6 +50,23 @@ def numbered(folder, root=ROOT):
 
 def lesson_number(path):
     return Path(path).name[:2]
+
+
+def exercise_name(stem):
+    """'05_async_views_exercises.ipynb', the exercise of lesson or solution '05_async_views'."""
+    return f"{stem}{EXERCISE_SUFFIX}.ipynb"
+
+
+def exercise_path(stem, root=ROOT):
+    return Path(root) / "exercises" / exercise_name(stem)
+
+
+def lesson_stem(path):
+    """'05_async_views' for notebooks/, solutions/ or exercises/ 05_async_views[_exercises]."""
+    path = Path(path)
+    if path.parent.name == "exercises":
+        return path.stem.removesuffix(EXERCISE_SUFFIX)
+    return path.stem
 
 
 def tags(cell):

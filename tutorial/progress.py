@@ -1,6 +1,6 @@
 """`python -m tutorial progress`: run your exercises/ headless and show which ones pass.
 
-Each exercises/NN_name.ipynb runs in a fresh kernel, in memory: your files are never written.
+Each exercises/NN_name_exercises.ipynb runs in a fresh kernel, in memory: your files are never written.
 The verdict of each exercise comes from its check cell (tagged `check`): a `✓` line means passed,
 an ExerciseFailed whose hint opens with "Not started" means not started, any other error means
 failed, with the first line of what it said.
@@ -64,8 +64,11 @@ def run(path, timeout=120):
         executed = nbs.execute(nb, cwd=path.parent, timeout=timeout)
     except Exception as error:  # the kernel died or would not start: every check failed
         detail = f"the notebook could not run: {type(error).__name__}: {_first_line(str(error))}"
-        return [Result(r.exercise, r.lesson, FAILED, detail) for r in results_of(nb, path.stem)]
-    return results_of(executed, path.stem)
+        return [
+            Result(r.exercise, r.lesson, FAILED, detail)
+            for r in results_of(nb, nbs.lesson_stem(path))
+        ]
+    return results_of(executed, nbs.lesson_stem(path))
 
 
 def table(results):

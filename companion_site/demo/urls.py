@@ -10,6 +10,7 @@ from .views import (
     fanout,
     items,
     live,
+    loopwatch,
     mixing,
     orm,
     pages,
@@ -66,6 +67,9 @@ urlpatterns = [
     ),
     path("session/visits/", accounts.visits, name="session-visits"),
     path("signals/ping/", signalling.ping, name="signals-ping"),
+    path("watchdog/start/", loopwatch.watchdog_start, name="watchdog-start"),
+    path("watchdog/report/", loopwatch.watchdog_report, name="watchdog-report"),
+    path("culprits/<slug:name>/", loopwatch.culprit, name="culprit"),
     path("scaling/cpu/", scaling.cpu, name="scaling-cpu"),
     path("scaling/db-connection/", scaling.db_connection, name="scaling-db-connection"),
 ]

@@ -7,28 +7,8 @@ import httpx
 from ..timing import max_overlap
 from .core import exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
+from .counting import CountingTransport
 from .learner import call_async
-
-
-class _CountingTransport(httpx.AsyncBaseTransport):
-    """Counts the requests that went through the client the check handed over, and how many
-    were in flight at once: the answer must use *that* client, not a sync one or its own."""
-
-    def __init__(self):
-        self._inner = httpx.AsyncHTTPTransport()
-        self.sent = self.in_flight = self.most_in_flight = 0
-
-    async def handle_async_request(self, request):
-        self.sent += 1
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            return await self._inner.handle_async_request(request)
-        finally:
-            self.in_flight -= 1
-
-    async def aclose(self):
-        await self._inner.aclose()
 
 
 def _delays(count):
@@ -41,7 +21,7 @@ def _delays(count):
 
 async def _fetch_through_check(answer, delays, site):
     urls = [f"{site.url}/async/sleep/?delay={delay}" for delay in delays]
-    transport = _CountingTransport()
+    transport = CountingTransport()
     async with httpx.AsyncClient(transport=transport, timeout=10) as client:
         args = (client, *urls) if len(urls) == 2 else (client, urls)
         result = await call_async(answer, *args)

@@ -49,9 +49,10 @@ progress: $(STAMP)
 clean-outputs: $(STAMP)
 	$(BIN)/python -m tutorial clean-outputs
 
-# One command for a server left behind (see README, Troubleshooting).
-kill-servers:
-	-pkill -f 'tutorial.serve' && echo "stopped leftover companion sites" || echo "no companion site running"
+# One command for a server left behind (see README, Troubleshooting): the companion sites and
+# PostgreSQL clusters of this checkout only (their processes carry its path), with their folders.
+kill-servers: $(STAMP)
+	$(BIN)/python -m tutorial.services kill
 
 # GENERATOR=auto takes wrk when it is installed; the committed results used GENERATOR=asyncio.
 GENERATOR ?= auto

@@ -5,32 +5,23 @@
     dev.stop()
 
 It returns the same handle as `tutorial.site.start_site()` (`.url`, `.logs()`, `.stop()`) and runs
-under the same supervisor, so the server dies with this kernel, a kill -9 included. runserver
-cannot adopt a socket, so it binds a free port we just released (a tiny race window).
+under the same supervisor (`tutorial.services`), so the server dies with this kernel, a kill -9
+included. runserver cannot adopt a socket, so it binds a free port we just released (a tiny race).
 """
 
 import os
 import secrets
-import subprocess
+import shutil
 import sys
-import tempfile
-from pathlib import Path
 
 from . import site as _site
+from .services import free_port, make_workdir, start_service
 
-# daphne's app must come before django.contrib.staticfiles and the others: the first app that
-# provides a `runserver` command wins.
+# daphne's app must come before the others: the first app that provides `runserver` wins.
 _DAPHNE_SETTINGS = (
     "from config.settings import *  # noqa: F403\n"
     'INSTALLED_APPS = ["daphne", *INSTALLED_APPS]  # noqa: F405\n'
 )
-
-
-def _free_port():
-    sock = _site._listening_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def start_runserver(*, daphne=False, timeout=20.0):
@@ -39,41 +30,40 @@ def start_runserver(*, daphne=False, timeout=20.0):
     daphne=True puts "daphne" first in INSTALLED_APPS (in a settings module of this run's own),
     which replaces Django's runserver command with daphne's ASGI one.
     """
-    workdir = Path(tempfile.mkdtemp(prefix="companion-runserver-"))
-    db_path, log_path = workdir / "db.sqlite3", workdir / "server.log"
+    name = "runserver-daphne" if daphne else "runserver"
+    workdir = make_workdir(f"site-{name}")
+    try:
+        db_env, db_path, _ = _site._fresh_database("sqlite", None, workdir, None, migrate=True)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     settings = "config.settings"
     if daphne:
         (workdir / "runserver_settings.py").write_text(_DAPHNE_SETTINGS)
         settings = "runserver_settings"
-    port = _free_port()
-    manage = [sys.executable, str(_site.SITE_DIR / "manage.py"), "runserver", "--noreload"]
+    port = free_port()
     env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
         "DJANGO_SETTINGS_MODULE": settings,
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "COMPANION_DB": str(db_path),
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(workdir), str(_site.SITE_DIR), str(_site.ROOT)])
-        ),
+        "PYTHONPATH": os.pathsep.join(map(str, [workdir, _site.SITE_DIR, _site.ROOT])),
+        **db_env,
     }
-    supervisor = [sys.executable, "-m", "tutorial.serve", "--site-dir", str(_site.SITE_DIR)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [*supervisor, "--", *manage, f"127.0.0.1:{port}"],
-            stdin=subprocess.PIPE,  # the supervisor's lifeline: EOF takes the server down
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=_site.ROOT,
-            env=env,
-            start_new_session=True,
-        )
-    name = "runserver (daphne)" if daphne else "runserver"
-    handle = _site.Site(name, f"http://127.0.0.1:{port}", process, log_path, workdir, db_path)
-    _site._running.add(handle)
-    try:
-        _site._wait_until_healthy(handle, "/health/", timeout)
-    except BaseException:
-        handle.stop()
-        raise
-    return handle
+
+    def attach(service_name, process, workdir, log, url=None):
+        handle = _site.Site(service_name, process, workdir, log, url=url)
+        handle.server, handle.database, handle.db_path = name, "sqlite", db_path
+        return handle
+
+    command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+    return start_service(
+        name,
+        command,
+        workdir=workdir,
+        ready=lambda handle: _site._answers(handle, "/health/"),
+        env=env,
+        cwd=_site.SITE_DIR,
+        url=f"http://127.0.0.1:{port}",
+        timeout=timeout,
+        handle=attach,
+        error=_site.SiteFailedToStart,
+    )

@@ -75,7 +75,7 @@ def test_crunch_results_in_the_wrong_order_are_named():
         return list(reversed(await yielding_between_items(work, items)))
 
     error = failure(checks.crunch_all, crunch_all)
-    assert error.kind == "wrong"
+    assert error.kind == "order"
     assert "in the order given" in error.hint
 
 
@@ -289,4 +289,4 @@ def test_a_frame_that_is_not_a_place_is_named(site):
         return next(f for f in await watch(client, path) if f["project"])
 
     error = find_failure(whole_frame, site)
-    assert error.kind == "wrong" and '"file:line"' in error.hint
+    assert error.kind == "format" and '"file:line"' in error.hint

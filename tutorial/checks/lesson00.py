@@ -32,13 +32,25 @@ def _judge_bodies(result, delays):
     if isinstance(result, httpx.Response) or (
         isinstance(result, (list, tuple)) and any(isinstance(r, httpx.Response) for r in result)
     ):
-        fail("You returned httpx.Response objects; return the parsed bodies: response.json().")
+        fail(
+            "You returned httpx.Response objects; return the parsed bodies: response.json().",
+            kind="format",
+        )
     if not isinstance(result, (list, tuple)) or len(result) != len(delays):
-        fail(f"Return a list of {len(delays)} bodies, got {type(result).__name__}: {result!r:.80}")
+        fail(
+            f"Return a list of {len(delays)} bodies, got {type(result).__name__}: {result!r:.80}",
+            kind="format",
+        )
     if not all(isinstance(body, dict) and "delay" in body for body in result):
-        fail(f"Each item should be the JSON body (a dict with 'delay'), got {result!r:.120}")
+        fail(
+            f"Each item should be the JSON body (a dict with 'delay'), got {result!r:.120}",
+            kind="format",
+        )
     if [body["delay"] for body in result] != delays:
-        fail("The bodies are not in the order of the URLs: the body of the first URL first.")
+        fail(
+            "The bodies are not in the order of the URLs: the body of the first URL first.",
+            kind="order",
+        )
 
 
 def _judge_method(transport, result, count):

@@ -57,13 +57,17 @@ def _quick_jobs():
 
 def _check_results(result, expected):
     if not isinstance(result, (list, tuple)):
-        fail(f"Return a list of the jobs' results, got {type(result).__name__}: {result!r:.80}")
+        fail(
+            f"Return a list of the jobs' results, got {type(result).__name__}: {result!r:.80}",
+            kind="format",
+        )
     if list(result) == expected:
         return
     if sorted(map(str, result)) == sorted(expected):
         fail(
             f"You returned {list(result)!r}: the results in the order the jobs finished. "
-            f"Return them in the order of `jobs`: {expected!r}."
+            f"Return them in the order of `jobs`: {expected!r}.",
+            kind="order",
         )
     fail(f"You returned {result!r:.80}; the jobs returned {expected!r} (in that order).")
 
@@ -167,7 +171,10 @@ async def _check_failures_collected(collect_failures):
         timeline.cancel_running()
         await _let_cancellations_land()
     if not isinstance(result, (list, tuple)):
-        fail(f"Return a list of the error messages, got {type(result).__name__}: {result!r:.80}")
+        fail(
+            f"Return a list of the error messages, got {type(result).__name__}: {result!r:.80}",
+            kind="format",
+        )
     found = sorted(str(message) for message in result)
     if len(found) == 1 and found[0] in messages:
         fail(
@@ -295,7 +302,10 @@ async def guarded(guarded):
 
     result = await call_async(guarded, work, resource.release)
     if result != value:
-        fail(f"work() returned {value!r} and you returned {result!r:.60}: return what it returns.")
+        fail(
+            f"work() returned {value!r} and you returned {result!r:.60}: return what it returns.",
+            kind="format",
+        )
     _check_released_once(resource, "returned")
 
     resource = _Resource()

@@ -59,10 +59,13 @@ def make_lookup(timeline):
 
 def _check_in_order(result, expected, what):
     if not isinstance(result, (list, tuple)):
-        fail(f"Return a list of {what}, got {type(result).__name__}: {result!r:.80}")
+        fail(f"Return a list of {what}, got {type(result).__name__}: {result!r:.80}", kind="format")
     if list(result) != expected:
         if sorted(map(str, result)) == sorted(map(str, expected)):
-            fail(f"You returned {list(result)!r}: return them in the order given, {expected!r}.")
+            fail(
+                f"You returned {list(result)!r}: return them in the order given, {expected!r}.",
+                kind="order",
+            )
         fail(f"You returned {result!r:.100}; expected {expected!r}.")
 
 
@@ -133,10 +136,15 @@ def _function_lines(site_dir, name):
 
 def _parse_place(result):
     if not isinstance(result, str) or ":" not in result:
-        fail(f'Return the place as "file:line", e.g. "demo/views/x.py:12"; got {result!r:.80}')
+        fail(
+            f'Return the place as "file:line", e.g. "demo/views/x.py:12"; got {result!r:.80}',
+            kind="format",
+        )
     where, _, line = result.rpartition(":")
     if not line.strip().isdigit():
-        fail(f'Return the place as "file:line" with a line number; got {result!r:.80}')
+        fail(
+            f'Return the place as "file:line" with a line number; got {result!r:.80}', kind="format"
+        )
     return where.strip(), int(line)
 
 

@@ -69,7 +69,10 @@ async def lookup_all(lookup_all):
             f"Return a list of the {len(KEYS)} values, got {type(result).__name__}: {result!r:.80}"
         )
     if sorted(map(str, result)) == sorted(expected) and list(result) != expected:
-        fail("The values are right but out of order: the value of keys[0] first, and so on.")
+        fail(
+            "The values are right but out of order: the value of keys[0] first, and so on.",
+            kind="order",
+        )
     if list(result) != expected:
         fail(f"Expected {expected[:2]}…, got {list(result)!r:.120}")
     spans = timeline.spans

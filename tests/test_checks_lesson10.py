@@ -30,6 +30,15 @@ def keeps_them_forever(coro):
     return task
 
 
+latest = None
+
+
+def keeps_the_latest_only(coro):
+    global latest
+    latest = asyncio.create_task(coro)
+    return latest
+
+
 def returns_nothing(coro):
     kept.add(task := asyncio.create_task(coro))
     task.add_done_callback(kept.discard)
@@ -74,6 +83,7 @@ def test_async_def_is_named():
     [
         (keeps_nothing, "garbage-collected"),
         (keeps_them_forever, "still referenced"),
+        (keeps_the_latest_only, "garbage-collected"),
         (returns_nothing, "Return the task"),
     ],
 )

@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import random
 import weakref
 
 from ..django_setup import setup_django
@@ -31,7 +32,11 @@ def _lost(context):
     ),
 )
 async def fire_and_forget(fire_and_forget):
-    """Check that fire_and_forget(coro) starts a task that survives garbage collection and is let go once done."""
+    """Check that fire_and_forget(coro) starts tasks that survive garbage collection and are let go once done.
+
+    It starts a few tasks (how many varies per run), each waiting on a future that only its task
+    refers to, runs the garbage collector, then lets them finish one at a time.
+    """
     loop = asyncio.get_running_loop()
     destroyed = []
     previous_handler = loop.get_exception_handler()
@@ -39,50 +44,56 @@ async def fire_and_forget(fire_and_forget):
         lambda _, context: destroyed.append(context) if _lost(context) else None
     )
     try:
-        done = []
-        future = loop.create_future()
-        # Only the task will hold the future: if nothing holds the task, gc takes both.
-        future_ref = weakref.ref(future)
-        coroutine = _waits_for(future, done)
-        del future
-        # Not call_sync: it rejects a returned Task as a forgotten await, and here one is right.
-        try:
-            require_sync(fire_and_forget)
-            task = fire_and_forget(coroutine)
-        except BaseException as error:
-            coroutine.close()  # never started: no "coroutine was never awaited" warning
-            if isinstance(error, ExerciseFailed):
-                raise
-            explain_exception(fire_and_forget, error)
-        del coroutine  # from here on, only the learner's code may keep the task alive
-        if not isinstance(task, asyncio.Task):
-            fail(
-                f"Return the task you started, got {type(task).__name__}: asyncio.create_task(coro)."
-            )
-        task_ref = weakref.ref(task)
-        del task
-        await asyncio.sleep(0)  # let it start and wait on the future
+        done, future_refs, task_refs = [], [], []
+        for _ in range(random.randint(2, 4)):
+            future = loop.create_future()
+            # Only the task will hold the future: if nothing holds the task, gc takes both.
+            future_refs.append(weakref.ref(future))
+            coroutine = _waits_for(future, done)
+            del future
+            task_refs.append(weakref.ref(_start(fire_and_forget, coroutine)))
+            del coroutine  # from here on, only the learner's code may keep the task alive
+        await asyncio.sleep(0)  # let them start and wait on their futures
         gc.collect()
-        future = future_ref()
-        if future is None or destroyed:
+        lost = sum(ref() is None for ref in future_refs)
+        if lost or destroyed:
             fail(
-                "Your task was garbage-collected while it waited (asyncio logged 'Task was "
-                "destroyed but it is pending!'): nothing kept a reference to it.",
+                f"{lost or len(destroyed)} of your {len(future_refs)} tasks were garbage-collected "
+                "while they waited (asyncio logged 'Task was destroyed but it is pending!'): "
+                "nothing kept a reference to each of them.",
             )
-        future.set_result(None)
-        del future
-        for _ in range(5):
-            await asyncio.sleep(0)
-        if not done:
-            fail("The task never finished its coroutine.")
-        gc.collect()
-        if task_ref() is not None:
-            fail(
-                "The task finished but is still referenced: a set that only grows leaks every "
-                "task. Remove it when it is done.",
-            )
+        for finished, (future_ref, task_ref) in enumerate(
+            zip(future_refs, task_refs, strict=True), 1
+        ):
+            future_ref().set_result(None)
+            for _ in range(5):
+                await asyncio.sleep(0)
+            if len(done) < finished:
+                fail("A task never finished its coroutine.")
+            gc.collect()
+            if task_ref() is not None:
+                fail(
+                    "A task finished but is still referenced: a collection that only grows "
+                    "leaks every task. Remove each one when it is done.",
+                )
     finally:
         loop.set_exception_handler(previous_handler)
+
+
+def _start(fire_and_forget, coroutine):
+    """Call the learner's fire_and_forget; return the Task it gives back (or fail)."""
+    # Not call_sync: it rejects a returned Task as a forgotten await, and here one is right.
+    try:
+        require_sync(fire_and_forget)
+        task = fire_and_forget(coroutine)
+    except BaseException as error:
+        coroutine.close()  # never started: no "coroutine was never awaited" warning
+        if isinstance(error, ExerciseFailed):
+            raise
+        explain_exception(fire_and_forget, error)
+    if not isinstance(task, asyncio.Task):
+        fail(f"Return the task you started, got {type(task).__name__}: asyncio.create_task(coro).")
+    return task
 
 
 # --- exercises 2 and 3: django.tasks from async code, and after the commit -------------------

@@ -6,6 +6,7 @@ from .views import (
     accounts,
     background,
     bridges,
+    deploying,
     executor_orm,
     fanout,
     items,
@@ -68,4 +69,5 @@ urlpatterns = [
     path("signals/ping/", signalling.ping, name="signals-ping"),
     path("scaling/cpu/", scaling.cpu, name="scaling-cpu"),
     path("scaling/db-connection/", scaling.db_connection, name="scaling-db-connection"),
+    path("deploy/origin/", deploying.origin, name="deploy-origin"),
 ]

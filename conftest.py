@@ -1,18 +1,28 @@
-"""Suite-wide guard: `make test` must leave no companion site, server or kernel behind.
+"""Suite-wide guard: `make test` must leave no companion site, PostgreSQL, server, kernel or
+service temp folder behind.
 
 Every process the run starts inherits TUTORIAL_RUN_ID; at the end the main pytest process looks
 for any still alive (orphans are re-parented, so the process tree alone would miss them).
+PostgreSQL's backends are the exception: they run as another user when we are root and overwrite
+their environment with their process title, so they are found as descendants of a marked
+process, or by their working folder, the data folder of a service this run started.
 """
 
+import contextlib
+import json
 import os
 import re
+import shutil
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import psutil
 import pytest
 
-RUN_ID_VAR = "TUTORIAL_RUN_ID"
+from tutorial.services import OWNER_FILE, RUN_ID_VAR
+
 # First line of a raises-exception cell: "# raises: SomeError" — the exception it must raise.
 RAISES = re.compile(r"^# raises: (\w+)", re.M)
 
@@ -22,16 +32,39 @@ def pytest_configure(config):
         os.environ.setdefault(RUN_ID_VAR, uuid.uuid4().hex)
 
 
+def service_folders(run_id):
+    """Temp folders of the services (tutorial.services.make_workdir) this run started."""
+    found = []
+    for folder in Path(tempfile.gettempdir()).glob("tutorial-*-*"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if json.loads((folder / OWNER_FILE).read_text())["run_id"] == run_id:
+                found.append(folder)
+    return found
+
+
 def leftover_processes(run_id):
     me = os.getpid()
-    found = []
+    folders = [str(folder) for folder in service_folders(run_id)]
+    found = {}
     for process in psutil.process_iter(["pid", "cmdline"]):
         try:
-            if process.pid != me and process.environ().get(RUN_ID_VAR) == run_id:
-                found.append(process)
+            if process.pid == me:
+                continue
+            if process.environ().get(RUN_ID_VAR) == run_id:
+                found[process.pid] = process
+                found.update((child.pid, child) for child in process.children(recursive=True))
+            elif folders and process.cwd().startswith(tuple(folders)):
+                found[process.pid] = process  # a PostgreSQL backend whose postmaster is gone
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-    return found
+    found.pop(me, None)
+    return list(found.values())
+
+
+def describe(process):
+    with contextlib.suppress(psutil.Error):
+        return " ".join(process.cmdline())[:150]
+    return "(gone)"
 
 
 @pytest.hookimpl(trylast=True)
@@ -45,10 +78,17 @@ def pytest_sessionfinish(session, exitstatus):
         time.sleep(0.2)
         left = leftover_processes(run_id)
     if left:
-        names = "\n".join(f"  {p.pid}: {' '.join(p.info['cmdline'] or [])[:150]}" for p in left)
+        names = "\n".join(f"  {p.pid}: {describe(p)}" for p in left)
         print(f"\nLEFT BEHIND by this test run ({len(left)} processes):\n{names}")
         for process in left:
-            process.kill()
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        session.exitstatus = 1
+    folders = service_folders(run_id)
+    if folders:
+        print(f"\nLEFT BEHIND by this test run: {', '.join(map(str, folders))}")
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
         session.exitstatus = 1
 
 
@@ -75,3 +115,12 @@ def pytest_runtest_call(item):
                 f"this cell says it raises {expected.group(1)}, but raised {raised[0]}"
             )
     return result
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One private PostgreSQL cluster per test process, shared by the tests that need one."""
+    from tutorial.postgres import start_postgres
+
+    with start_postgres() as cluster:
+        yield cluster

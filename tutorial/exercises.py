@@ -1,9 +1,10 @@
-"""Build exercises/NN_name.ipynb from solutions/NN_name.ipynb, the one source of each exercise.
+"""Build exercises/NN_name_exercises.ipynb from solutions/NN_name.ipynb, each exercise's one source.
 
 Each region between `### BEGIN SOLUTION` and `### END SOLUTION` (inside a function body) becomes
 `# YOUR CODE HERE` + `raise NotImplementedError` at the indentation of the BEGIN line, outputs
-and execution counts go, a first cell says where the file came from, and nav cells are made for
-exercises/. `--check` compares instead of writing, so CI can refuse a stale exercises/.
+and execution counts go, a first cell tells the learner this copy is theirs to write in, and nav
+cells are made for exercises/. `--check` compares instead of writing, so CI can refuse a stale
+exercises/. The `_exercises` suffix keeps a lesson's tab and its exercise's tab apart.
 """
 
 import copy
@@ -57,8 +58,10 @@ def strip_solution(source, where="cell"):
 
 def _notice(solution_name):
     cell = nbformat.v4.new_markdown_cell(
-        f"*Generated from `solutions/{solution_name}` by `make exercises` — "
-        "edit the solution, not this file.*"
+        "*Your copy: write your answers here, in place of each `# YOUR CODE HERE`, and run the "
+        "check cell under it. Save before `make progress`, which reads the saved file. "
+        f"Worked answers: `solutions/{solution_name}` (try the hints first). "
+        "`make exercises` never overwrites a copy you have written in.*"
     )
     cell["id"] = NOTICE_ID
     return cell
@@ -80,7 +83,8 @@ def make_exercise(solution, solution_path, root=nbs.ROOT, steps=None):
     if not regions:
         raise MarkerError(f"{solution_path.name}: no {BEGIN} region, so nothing to exercise")
     nb.cells.insert(0, _notice(solution_path.name))
-    exercise_path = Path(root) / "exercises" / solution_path.name
+    nbs.normalise_metadata(nb)  # a learner's copy is never dirty because its kernel started
+    exercise_path = nbs.exercise_path(solution_path.stem, root)
     return nav.apply(nb, exercise_path, root, steps)
 
 
@@ -102,7 +106,7 @@ def expected(root=nbs.ROOT):
     built, errors = {}, {}
     for path in nbs.numbered("solutions", root):
         try:
-            built[Path(root) / "exercises" / path.name] = make_exercise(
+            built[nbs.exercise_path(path.stem, root)] = make_exercise(
                 nbs.read(path), path, root, steps
             )
         except MarkerError as error:
@@ -128,7 +132,7 @@ def generate(root=nbs.ROOT, check=False, force=False):
     report = Report()
     built, errors = expected(root)
     report.errors = [f"{nbs.relative(p, root)}: {e}" for p, e in errors.items()]
-    broken = {Path(root) / "exercises" / p.name for p in errors}
+    broken = {nbs.exercise_path(p.stem, root) for p in errors}
     for path, nb in built.items():
         if check:
             if not path.exists() or path.read_text(encoding="utf-8") != nbs.dumps(nb):
@@ -138,8 +142,14 @@ def generate(root=nbs.ROOT, check=False, force=False):
         elif nbs.write(nb, path):
             report.changed.append(path)
     for path in nbs.numbered("exercises", root):
-        if path not in built and path not in broken:
-            report.orphans.append(path)
-            if not check:
-                path.unlink()  # generated files only: its solution is gone
+        if path in built or path in broken:
+            continue
+        renamed = built.get(nbs.exercise_path(path.stem, root))
+        if renamed is not None and worked_in(path, renamed):
+            # The old name (exercises/NN_name.ipynb) of a copy a learner wrote in: theirs.
+            report.kept.append(path)
+            continue
+        report.orphans.append(path)
+        if not check:
+            path.unlink()  # generated, untouched: its solution is gone or it was renamed
     return report

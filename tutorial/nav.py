@@ -2,10 +2,12 @@
 
 The path through the tutorial is lesson → its exercise → next lesson, in the order of the
 NN_ file names in notebooks/. A solution links like its exercise. Nav cells are tagged `nav`
-and rebuilt from scratch each time, so running this twice changes nothing.
+and rebuilt from scratch each time, so running this twice changes nothing. Links in markdown to
+an exercise by its lesson's name (exercises/NN_name.ipynb) are pointed at its real file.
 """
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -13,6 +15,8 @@ import nbformat
 from . import notebooks as nbs
 
 TAG = "nav"
+# exercises/05_async_views.ipynb, not yet …_exercises.ipynb
+_OLD_EXERCISE_LINK = re.compile(r"\bexercises/(\d\d_\w+?)(?<!_exercises)\.ipynb")
 
 
 def _titles(root):
@@ -20,7 +24,7 @@ def _titles(root):
 
 
 def path_through(root=nbs.ROOT):
-    """[(folder, stem, link text)] in reading order: each lesson, then its exercise if any."""
+    """[(folder, lesson stem, link text)] in reading order: each lesson, then its exercise if any."""
     root = Path(root)
     steps = []
     for stem, title in _titles(root).items():
@@ -28,6 +32,14 @@ def path_through(root=nbs.ROOT):
         if (root / "solutions" / f"{stem}.ipynb").exists():
             steps.append(("exercises", stem, f"Exercise: {title}"))
     return steps
+
+
+def step_path(step, root=nbs.ROOT):
+    """The notebook file of a step of `path_through`."""
+    folder, stem, _ = step
+    if folder == "exercises":
+        return nbs.exercise_path(stem, root)
+    return Path(root) / folder / f"{stem}.ipynb"
 
 
 def _neighbours(folder, stem, steps):
@@ -44,18 +56,28 @@ def nav_text(path, root=nbs.ROOT, steps=None):
     """The markdown of the nav line for the notebook at `path`."""
     path, root = Path(path), Path(root)
     steps = path_through(root) if steps is None else steps
-    before, after = _neighbours(path.parent.name, path.stem, steps)
+    before, after = _neighbours(path.parent.name, nbs.lesson_stem(path), steps)
 
     def link(text, target, anchor=""):
         return f"[{text}]({Path(os.path.relpath(target, path.parent)).as_posix()}{anchor})"
 
     parts = []
     if before:
-        parts.append(link(f"< {before[2]}", root / before[0] / f"{before[1]}.ipynb"))
+        parts.append(link(f"< {before[2]}", step_path(before, root)))
     parts.append(link("Contents", root / "README.md", "#lessons"))
     if after:
-        parts.append(link(f"{after[2]} >", root / after[0] / f"{after[1]}.ipynb"))
+        parts.append(link(f"{after[2]} >", step_path(after, root)))
     return " | ".join(parts)
+
+
+def retarget_exercise_links(nb):
+    """Point markdown links and mentions of exercises/NN_name.ipynb at NN_name_exercises.ipynb."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _OLD_EXERCISE_LINK.sub(
+                lambda m: f"exercises/{nbs.exercise_name(m.group(1))}", cell.source
+            )
+    return nb
 
 
 def _cell(text, where):
@@ -67,6 +89,7 @@ def _cell(text, where):
 def apply(nb, path, root=nbs.ROOT, steps=None):
     """Put fresh nav cells after the header cell and at the end of `nb` (in place)."""
     nb.cells = [c for c in nb.cells if TAG not in nbs.tags(c)]
+    retarget_exercise_links(nb)
     text = nav_text(path, root, steps)
     header = nbs.header_index(nb)
     nb.cells.insert(0 if header is None else header + 1, _cell(text, "top"))

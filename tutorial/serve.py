@@ -1,14 +1,24 @@
-"""The child side of `tutorial.site`: migrate, run one server, and die with the parent.
+"""The child side of `tutorial.services`: run one background command and die with the parent.
 
-Started by `start_site()` as `python -m tutorial.serve --fd N -- <server command>` in a session of
-its own (so Ctrl-C in the notebook does not reach the server). Its stdin is a pipe from the
-parent: when that pipe closes — `stop()`, interpreter exit, kernel restart, even SIGKILL of the
-kernel — `os.read(0)` returns b"" and this process takes its whole process group down.
+Started by `tutorial.services.start_service()` as
+
+    python -m tutorial.serve --workdir DIR --checkout REPO [--fd N] [--user U] -- <command>
+
+in a session of its own (so Ctrl-C in the notebook does not reach the service). Its stdin is a
+pipe from the parent: when that pipe closes — `stop()`, interpreter exit, kernel restart, even
+SIGKILL of the kernel — `os.read(0)` returns b"" and this process stops the command, kills
+whatever is left of its process tree, removes DIR (the service's temp folder) and exits. The
+parent cannot be relied on for that last step: a SIGKILLed kernel runs no cleanup at all.
+
+`--checkout` names the repository this supervisor belongs to, so `make kill-servers` stops only
+this checkout's services. It is also in the environment (TUTORIAL_CHECKOUT) of every process
+of the tree, for the same reason.
 """
 
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,56 +27,86 @@ import threading
 GRACE_SECONDS = 3.0
 
 
-def migrate(site_dir):
-    """Create the tables in this run's SQLite file before the server answers anything."""
-    sys.path.insert(0, site_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-    from django.core.management import call_command
+def descendants(pid):
+    """Every process below `pid`. PostgreSQL's backends call setsid(), so a process group kill
+    would miss them: the tree is the only complete list."""
+    import psutil  # here, not at the top: the service starts sooner without waiting for it
 
-    django.setup()
-    call_command("migrate", interactive=False, verbosity=0)
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
-def take_down_group(server):
-    """Ask the server to stop, then kill everything left in our process group."""
-    if server.poll() is None:
-        server.terminate()
+def take_down(child, stop_signal):
+    """Ask the command to stop, then kill whatever is left of its process tree."""
+    tree = descendants(child.pid)
+    if child.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(stop_signal)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(GRACE_SECONDS)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.killpg(os.getpgid(0), signal.SIGKILL)  # workers, threads' children, and ourselves
+            child.wait(GRACE_SECONDS)
+    import psutil
+
+    tree = list({p.pid: p for p in tree + descendants(child.pid)}.values())
+    for process in tree:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    if child.poll() is None:
+        child.kill()
+    child.wait()
+    psutil.wait_procs(tree, timeout=GRACE_SECONDS)
 
 
-def watch_parent(server):
+def wait_for_eof():
     """Block on stdin; EOF means the parent is gone (or called stop())."""
     try:
         while os.read(0, 1024):
             pass
     except OSError:
         pass
-    take_down_group(server)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", help="temp folder to remove when the service ends")
+    parser.add_argument("--checkout", help="the repository this service belongs to (a marker)")
     parser.add_argument("--fd", type=int, help="listening socket inherited from the parent")
-    parser.add_argument("--site-dir", required=True)
-    parser.add_argument("--no-migrate", action="store_true")
+    parser.add_argument("--cwd", help="working folder of the command")
+    parser.add_argument("--user", help="run the command as this user (PostgreSQL refuses root)")
+    parser.add_argument("--stop-signal", type=int, default=int(signal.SIGTERM))
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not args.no_migrate:
-        migrate(args.site_dir)
     pass_fds = (args.fd,) if args.fd is not None else ()
-    server = subprocess.Popen(
-        command, cwd=args.site_dir, pass_fds=pass_fds, stdin=subprocess.DEVNULL
-    )
+    as_user = {}
+    if args.user:
+        import pwd
+
+        entry = pwd.getpwnam(args.user)
+        as_user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    try:
+        child = subprocess.Popen(
+            command, cwd=args.cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL, **as_user
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        print(f"could not start {command[0]}: {error}", flush=True)
+        if args.workdir:
+            shutil.rmtree(args.workdir, ignore_errors=True)
+        sys.exit(127)
     if args.fd is not None:
-        os.close(args.fd)  # only the server keeps the socket open now
-    signal.signal(signal.SIGTERM, lambda *_: take_down_group(server))
-    threading.Thread(target=watch_parent, args=(server,), daemon=True).start()
-    sys.exit(server.wait())
+        os.close(args.fd)  # only the service keeps the socket open now
+    # Three ways to end, one clean-up: the parent's pipe closes, SIGTERM (make kill-servers),
+    # or the command exits by itself (it crashed, or failed to start).
+    ended = threading.Event()
+    threading.Thread(target=lambda: (wait_for_eof(), ended.set()), daemon=True).start()
+    threading.Thread(target=lambda: (child.wait(), ended.set()), daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: ended.set())
+    ended.wait()
+    take_down(child, signal.Signals(args.stop_signal))
+    if args.workdir:  # the parent keeps the log open, so it can still read it after this
+        shutil.rmtree(args.workdir, ignore_errors=True)
+    sys.exit(child.returncode if child.returncode > 0 else 0)
 
 
 if __name__ == "__main__":

@@ -6,46 +6,45 @@
 
 or `with start_site("gunicorn") as site: ...`. Servers: uvicorn, daphne, hypercorn, granian
 (ASGI) and gunicorn (WSGI, or ASGI through uvicorn-worker with `worker_class="uvicorn"`).
+`start_site(database="postgres")` runs it on a fresh database of a private PostgreSQL cluster
+(`tutorial.postgres`); pass `postgres=start_postgres()` to let several sites share one cluster.
 
-No orphans: the server runs under `tutorial.serve`, which exits with its whole process group
-when its stdin pipe from this process closes — on stop(), at exit, on kernel restart and when
-the kernel is killed with SIGKILL.
+No orphans: the server runs through `tutorial.services`, whose supervisor takes its whole process
+tree down and removes its temp folder when its stdin pipe from this process closes — on stop(),
+at exit, on kernel restart and when the kernel is killed with SIGKILL.
+
+Fast starts: the migrations run once per checkout into a template (a SQLite file under .cache/,
+a template database per PostgreSQL cluster) and each start gets a copy.
 """
 
-import atexit
-import contextlib
+import hashlib
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import weakref
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from tutorial.services import (
+    ROOT,
+    Service,
+    ServiceFailedToStart,
+    listening_socket,
+    make_workdir,
+    start_service,
+)
+
 SITE_DIR = ROOT / "companion_site"
+CACHE_DIR = ROOT / ".cache"
 SERVERS = ("uvicorn", "daphne", "hypercorn", "granian", "gunicorn")
-_running = weakref.WeakSet()
+DATABASES = ("sqlite", "postgres")
 
 
-class SiteFailedToStart(RuntimeError):
+class SiteFailedToStart(ServiceFailedToStart):
     """The server exited or did not answer its health URL in time; the message holds its log tail."""
-
-
-def _listening_socket():
-    """Bind 127.0.0.1 on a free port here, so the child inherits it and no other process can take it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
 
 
 def _server_command(server, fd, port, *, app, workers, threads, worker_class, access_log):
@@ -96,65 +95,31 @@ def _gunicorn_has_control_socket():
     return any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS)
 
 
-class Site:
-    """A running companion site: `.url`, `.logs()`, `.pids()`, `.stop()`; a context manager too."""
+class Site(Service):
+    """A running companion site: `.url`, `.logs()`, `.pids()`, `.stop()`; a context manager too.
 
-    def __init__(self, server, url, process, log_path, workdir, db_path):
-        self.server, self.url, self.db_path = server, url, db_path
-        self._process, self._log_path, self._workdir = process, log_path, workdir
+    `.database` is "sqlite" (then `.db_path` is its file) or "postgres" (then `.dsn` is its
+    database and `.postgres` the cluster: stopping the site drops that database, and stops the
+    cluster too when start_site() started it).
+    """
+
+    server = database = db_path = dsn = postgres = None
+    _own_postgres = False
 
     def __repr__(self):
         state = "running" if self.running else "stopped"
-        return f"<Site {self.server} {self.url} {state}>"
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def running(self):
-        return self._process.poll() is None
-
-    @property
-    def pid(self):
-        """PID of the supervising process; the server and its workers are its children."""
-        return self._process.pid
-
-    def pids(self):
-        """PIDs of the server's whole process tree (supervisor, server, workers)."""
-        import psutil
-
-        try:
-            parent = psutil.Process(self._process.pid)
-            return [parent.pid] + [child.pid for child in parent.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def logs(self, lines=40):
-        """The last `lines` lines the server wrote (stdout and stderr together)."""
-        try:
-            text = self._log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return f"<Site {self.server} {self.url} {self.database} {state}>"
 
     def stop(self, timeout=5.0):
-        """Stop the server and its workers, then remove this run's temporary files."""
-        process = self._process
-        if process.stdin and not process.stdin.closed:
-            process.stdin.close()  # the supervisor sees EOF and takes its process group down
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)  # whatever is left of the group
-        if process.poll() is None:
-            process.wait(timeout)
-        _running.discard(self)
-        if self._workdir:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        """Stop the server and its workers, then remove this run's files (and database)."""
+        super().stop(timeout)
+        postgres, self.postgres = self.postgres, None
+        if postgres is None:
+            return
+        if self._own_postgres:
+            postgres.stop()
+        elif postgres.running:
+            postgres.drop_database(self.dsn.rsplit("/", 1)[1])
 
 
 def start_site(
@@ -166,6 +131,8 @@ def start_site(
     app=None,
     env=None,
     db=None,
+    database="sqlite",
+    postgres=None,
     access_log=False,
     health_path="/health/",
     timeout=15.0,
@@ -179,89 +146,172 @@ def start_site(
     app:          "module:attribute" to serve instead of the companion site's own
     env:          extra environment variables, e.g. {"COMPANION_SYNC_MIDDLEWARE": "1"}
     db:           path of the SQLite file; default: a fresh one in a temporary folder
+    database:     "sqlite" (default) or "postgres": a fresh, migrated database of `postgres`,
+                  a cluster from tutorial.postgres.start_postgres() (default: one of its own)
     Raises SiteFailedToStart, with the server's last log lines, if it does not come up.
     """
     if server not in SERVERS:
         raise ValueError(f"unknown server {server!r}; choose one of {', '.join(SERVERS)}")
-    workdir = Path(tempfile.mkdtemp(prefix=f"companion-{server}-"))
-    db_path = Path(db) if db else workdir / "db.sqlite3"
-    log_path = workdir / "server.log"
-    sock = _listening_socket()
+    if database not in DATABASES:
+        raise ValueError(f"unknown database {database!r}; choose one of {', '.join(DATABASES)}")
+    if postgres is not None and database != "postgres":
+        raise ValueError('postgres= is for database="postgres"')
+    own_postgres = database == "postgres" and postgres is None
+    if own_postgres:
+        from tutorial.postgres import start_postgres
+
+        postgres = start_postgres()
+    workdir = make_workdir(f"site-{server}")
+    try:
+        db_env, db_path, dsn = _fresh_database(database, db, workdir, postgres, migrate=not app)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if own_postgres:
+            postgres.stop()
+        raise
+    sock = listening_socket()
     port = sock.getsockname()[1]
     fd = sock.fileno()
     if server == "granian":
-        sock.close()
+        sock.close()  # granian cannot adopt a socket: it binds the port we just released
     command = _server_command(
         server, fd, port, app=app, workers=workers, threads=threads,
         worker_class=worker_class, access_log=access_log,
     )  # fmt: skip
     child_env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "COMPANION_DB": str(db_path),
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(SITE_DIR), str(ROOT), os.environ.get("PYTHONPATH")])
         ),
+        **db_env,
         **(env or {}),
     }
-    supervisor = [sys.executable, "-m", "tutorial.serve", "--site-dir", str(SITE_DIR)]
-    supervisor += ["--fd", str(fd)] if server != "granian" else []
-    supervisor += ["--no-migrate"] if app else []
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            supervisor + ["--"] + command,
-            stdin=subprocess.PIPE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env=child_env,
-            pass_fds=() if server == "granian" else (fd,),
-            start_new_session=True,
-        )
-    if server != "granian":
-        sock.close()  # the child holds it now
-    site = Site(server, f"http://127.0.0.1:{port}", process, log_path, workdir, db_path)
-    _running.add(site)
+    site = None
+
+    def answers(site):
+        return _answers(site, health_path)
+
+    def attach(name, process, workdir, log, url=None):
+        nonlocal site
+        site = Site(name, process, workdir, log, url=url)
+        site.server, site.database, site.db_path, site.dsn = server, database, db_path, dsn
+        site.postgres, site._own_postgres = postgres, own_postgres
+        return site
+
     try:
-        _wait_until_healthy(site, health_path, timeout)
+        return start_service(
+            server,
+            command,
+            workdir=workdir,
+            ready=answers,
+            env=child_env,
+            cwd=SITE_DIR,
+            fd=None if server == "granian" else fd,
+            url=f"http://127.0.0.1:{port}",
+            timeout=timeout,
+            handle=attach,
+            error=SiteFailedToStart,
+        )
     except BaseException:
-        site.stop()
+        if site is None:  # the supervisor never started: nothing else cleans these up
+            shutil.rmtree(workdir, ignore_errors=True)
+            if own_postgres:
+                postgres.stop()
         raise
-    return site
+    finally:
+        if server != "granian":
+            sock.close()  # the child holds it now
 
 
-def _wait_until_healthy(site, health_path, timeout):
-    deadline = time.monotonic() + timeout
-    last_error = "no answer yet"
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if not site.running:
-                raise SiteFailedToStart(
-                    f"{site.server} exited with code {site._process.returncode} before answering.\n"
-                    f"Last lines of its log:\n{site.logs(20)}"
-                )
-            try:
-                response = client.get(site.url + health_path)
-                if response.status_code == 200:
-                    return
-                if response.status_code >= 500:  # it runs but is broken: waiting will not help
-                    raise SiteFailedToStart(
-                        f"{site.server} answered {health_path} with HTTP {response.status_code}.\n"
-                        f"Last lines of its log:\n{site.logs(20)}"
-                    )
-                last_error = f"HTTP {response.status_code}"
-            except httpx.TransportError as error:
-                last_error = type(error).__name__
-            time.sleep(0.05)
-    raise SiteFailedToStart(
-        f"{site.server} did not answer {health_path} within {timeout:.0f} s ({last_error}).\n"
-        f"Last lines of its log:\n{site.logs(20)}"
-    )
+def _answers(site, health_path):
+    try:
+        with httpx.Client(timeout=2.0) as client:
+            response = client.get(site.url + health_path)
+    except httpx.TransportError:
+        return False
+    if response.status_code >= 500:  # it runs but is broken: waiting will not help
+        raise SiteFailedToStart(
+            site.failure(f"answered {health_path} with HTTP {response.status_code}")
+        )
+    return response.status_code == 200
 
 
-@atexit.register
-def _stop_all():
-    for site in list(_running):
-        site.stop()
+def _fresh_database(database, db, workdir, postgres, *, migrate):
+    """(environment for the site, SQLite path or None, PostgreSQL DSN or None) of a new database."""
+    if database == "postgres":
+        name = f"site_{secrets.token_hex(6)}"
+        template = _postgres_template(postgres) if migrate else None
+        postgres.create_database(name, template=template)
+        dsn = postgres.dsn_for(name)
+        markers = workdir / "companion-markers"  # no SQLite file for them to go beside
+        return {"COMPANION_DB_URL": dsn, "COMPANION_MARKER_DIR": str(markers)}, None, dsn
+    db_path = Path(db) if db else workdir / "db.sqlite3"
+    if migrate and db_path.exists():
+        _migrate({"COMPANION_DB": str(db_path)})  # someone's own database: bring it up to date
+    elif migrate:
+        shutil.copyfile(_sqlite_template(), db_path)
+    return {"COMPANION_DB": str(db_path)}, db_path, None
+
+
+def _schema_key():
+    """Changes when the tables could: Django's version, the settings, any migration file."""
+    import django
+
+    digest = hashlib.sha256(django.get_version().encode())
+    files = [SITE_DIR / "config" / "settings.py", *sorted(SITE_DIR.glob("*/migrations/*.py"))]
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _sqlite_template():
+    """A migrated SQLite file for this checkout's schema, made once and copied per start."""
+    template = CACHE_DIR / f"companion-template-{_schema_key()}.sqlite3"
+    if not template.exists():
+        CACHE_DIR.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=CACHE_DIR) as folder:
+            fresh = Path(folder) / "db.sqlite3"
+            _migrate({"COMPANION_DB": str(fresh)})
+            os.replace(fresh, template)  # atomic: a concurrent start sees all of it or nothing
+        for old in CACHE_DIR.glob("companion-template-*.sqlite3"):
+            if old != template:
+                old.unlink(missing_ok=True)
+    return template
+
+
+def _postgres_template(postgres):
+    """A migrated template database in `postgres`, made once per cluster and cloned per site."""
+    name = f"companion_template_{_schema_key()}"
+    with postgres.admin_connection() as connection:
+        connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))  # one migrator
+        try:
+            done = connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s AND datistemplate", (name,)
+            ).fetchone()
+            if not done:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                connection.execute(f'CREATE DATABASE "{name}"')
+                _migrate({"COMPANION_DB_URL": postgres.dsn_for(name)})
+                connection.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true')
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+    return name
+
+
+def _migrate(db_env):
+    """Run the companion site's migrations in a child (this process may be a notebook)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SITE_DIR), str(ROOT)])),
+        **db_env,
+    }
+    env.pop("COMPANION_DB" if "COMPANION_DB_URL" in db_env else "COMPANION_DB_URL", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=SITE_DIR, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if result.returncode:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
+        raise SiteFailedToStart(f"migrating the companion site's database failed:\n{tail}")

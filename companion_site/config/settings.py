@@ -14,7 +14,13 @@ start several differently configured copies side by side without editing files:
 - COMPANION_LOG_LEVEL        level of the `django.request` and `demo` loggers (default INFO)
 - COMPANION_SQLITE_NAIVE=1    SQLite without the options below (deferred transactions, rollback
                                journal) and timeout 0: lesson 07's "database is locked"
-- COMPANION_CONN_MAX_AGE       seconds to keep a DB connection between requests (default 0; lesson 12)
+- COMPANION_CONN_MAX_AGE       seconds to keep a DB connection between requests (default 0; lessons
+                               12, 13: under ASGI on PostgreSQL anything above 0 leaks connections)
+- COMPANION_DB_URL             postgresql://user@host:port/name: PostgreSQL instead of SQLite
+                               (start_site(database="postgres") sets it; lesson 13)
+- COMPANION_DB_POOL=1          psycopg's connection pool ("OPTIONS": {"pool": ...}), sized by
+                               COMPANION_DB_POOL_MIN / _MAX and waiting COMPANION_DB_POOL_TIMEOUT
+                               seconds for a free connection (psycopg_pool's defaults: 4, 4, 30)
 - COMPANION_TASKS_BACKEND      django.tasks backend: "immediate" (default) or "dummy" (lesson 10)
 - COMPANION_MARKER_DIR         where background-work demos write marker files (default: beside the
                                DB file, or a temp folder without COMPANION_DB) (lesson 10)
@@ -24,12 +30,43 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def _flag(name):
     return os.environ.get(name, "").lower() in {"1", "true", "yes", "on"}
+
+
+def _postgres_database(url):
+    """DATABASES["default"] for postgresql://user[:password]@host:port/name (lesson 13)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"} or not parts.path.strip("/"):
+        raise ImproperlyConfigured(
+            f"COMPANION_DB_URL must be postgresql://user@host:port/name, not {url!r}"
+        )
+    database = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.strip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "OPTIONS": {},
+    }
+    if _flag("COMPANION_DB_POOL"):
+        # psycopg_pool's own defaults (min_size 4, max_size = min_size, timeout 30 s) unless set.
+        sizes = {"min_size": "COMPANION_DB_POOL_MIN", "max_size": "COMPANION_DB_POOL_MAX"}
+        pool = {key: int(os.environ[var]) for key, var in sizes.items() if os.environ.get(var)}
+        if "max_size" in pool:  # a pool smaller than psycopg's default minimum of 4
+            pool.setdefault("min_size", min(4, pool["max_size"]))
+        if os.environ.get("COMPANION_DB_POOL_TIMEOUT"):
+            pool["timeout"] = float(os.environ["COMPANION_DB_POOL_TIMEOUT"])
+        database["OPTIONS"]["pool"] = pool or True
+    return database
 
 
 # Never committed: start_site() passes one per run; a bare `manage.py` gets a throwaway one.
@@ -96,6 +133,8 @@ if _flag("COMPANION_SQLITE_NAIVE"):
     # Deliberately bad: no waiting for the lock, and transactions that read first take the write
     # lock only when they write, so concurrent read-then-write transactions fail at once.
     DATABASES["default"]["OPTIONS"] = {"timeout": 0}
+if os.environ.get("COMPANION_DB_URL"):
+    DATABASES["default"] = _postgres_database(os.environ["COMPANION_DB_URL"])
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("COMPANION_CONN_MAX_AGE") or 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -4,30 +4,115 @@ Mistakes named (each an ExerciseFailed with its `kind`):
   not_started   the cell still says `raise NotImplementedError`
   exception     their code raised: type, message, and the line in their cell
   timeout       it did not finish in time: something awaits forever
+  endless_loop  it held its thread past the limit (`while True: pass`): stopped, with the line
   blocked       it blocked the event loop (time.sleep, a sync HTTP call, CPU work)
   missing_await a coroutine object (or a task) where a value was expected
   not_async / not_sync   `def` where `async def` was needed, or the reverse
+  setup         not their code: the companion site is stopped or gone (kernel restarted)
 """
 
 import asyncio
+import ctypes
 import inspect
-import linecache
 import sys
 import threading
 import time
 import traceback
-from pathlib import Path
 
-from .core import fail
+from ..tracebacks import is_library as _is_library
+from ..tracebacks import line_of
+from .core import NOT_STARTED, fail
 
 # The loop counts as blocked when one step of it took longer than this.
 BLOCKED_AFTER = 0.25
 _HEARTBEAT = 0.01
 _SAMPLE_EVERY = 0.02  # how often the sampler thread looks at the loop's thread
 _SUSPECT_AFTER = 0.05  # a heartbeat this late means the loop may be held
-_LIBRARY_PARTS = ("site-packages", "/lib/python3", "/tutorial/")
-# Every "not started" hint opens with this; `python -m tutorial progress` reads it back.
-NOT_STARTED = "Not started"
+_RAISE_AGAIN_EVERY = 0.05  # a learner's bare `except:` may swallow one interruption
+_BUSY_SHARE = 0.1  # a thread that used this share of a core while it ran was running code
+
+
+class _Overran(BaseException):
+    """Raised into the learner's thread when their code still runs past the check's limit.
+
+    A BaseException, so their `except Exception` cannot swallow it. Neither asyncio.timeout nor
+    Jupyter's Stop button can end code that never yields (ipykernel cannot interrupt a top-level
+    await), so the check's own watcher thread raises this into the thread that runs it.
+    """
+
+
+def _thread_cpu_time(thread_id):
+    """CPU seconds used by thread `thread_id` so far, or None where the OS cannot tell."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(thread_id))
+    except (AttributeError, OSError):
+        return None
+
+
+def _raise_into(thread_id, exception):
+    """Make `exception` raise in thread `thread_id` at its next bytecode (None: take it back)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exception) if exception else None
+    )
+
+
+class _Deadline:
+    """Stop the learner's code in the current thread if it runs longer than `limit` seconds.
+
+    A thread waits `limit`; if the learner's call has not returned by then and the calling
+    thread is executing the learner's own code (see `_learner_line`), it raises _Overran into
+    it, again every few ms until the call is over. `held` says whether the thread is stuck now
+    (for async code: the event loop has not ticked), so a check that merely awaits is left to
+    asyncio's timeout. A single C call that never returns (time.sleep(10**6)) cannot be
+    interrupted this way: it is stopped when it returns.
+    """
+
+    def __init__(self, limit, held=lambda: True):
+        self.limit, self.where, self.fired = limit, "", False
+        self.spinning = True  # it ran Python code all along (else: one call that would not return)
+        self._thread = threading.get_ident()
+        self._held = held
+        self._started = time.perf_counter()
+        self._cpu_started = _thread_cpu_time(self._thread)
+        self._done = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="check-deadline", daemon=True)
+        self._watcher.start()
+
+    def _watch(self):
+        if self._done.wait(self.limit):
+            return
+        while not self._done.is_set():
+            line = self._held() and _learner_line(sys._current_frames().get(self._thread))
+            if line:
+                if not self.fired:
+                    self.spinning = self._busy()
+                self.where, self.fired = self.where or line, True
+                _raise_into(self._thread, _Overran)
+            self._done.wait(_RAISE_AGAIN_EVERY)
+
+    def _busy(self):
+        """Did the thread use the CPU while it ran (a loop), or wait in one call (time.sleep)?"""
+        cpu = _thread_cpu_time(self._thread)
+        if cpu is None or self._cpu_started is None:
+            return True
+        # Generous: on a loaded machine a spinning thread may get a small share of a core.
+        return cpu - self._cpu_started > _BUSY_SHARE * (time.perf_counter() - self._started)
+
+    def stop(self):
+        """Call in the thread the deadline watches, once the learner's call is over."""
+        self._done.set()
+        self._watcher.join()
+        if self.fired:
+            _raise_into(self._thread, None)  # one raised just as the call ended: not ours now
+
+
+def _fail_endless(fn, deadline):
+    where = f"\n  at {deadline.where}" if deadline.where else ""
+    fail(
+        f"{_name(fn)} did not return in {deadline.limit:g} s: an endless loop? "
+        f"It was stopped there{where}",
+        kind="endless_loop",
+    )
 
 
 def _name(fn):
@@ -40,15 +125,74 @@ def _where_in_learner_code(error):
     mine = [f for f in frames if not _is_library(f.filename)]
     if not mine:
         return ""
-    frame = mine[-1]
-    code = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
-    # ipykernel stores each cell as /tmp/ipykernel_<pid>/<hash>.py: call it what the learner sees.
-    place = "your cell" if "ipykernel_" in frame.filename else Path(frame.filename).name
-    return f"\n  at line {frame.lineno} of {place}: {code}"
+    return f"\n  at {line_of(mine[-1].filename, mine[-1].lineno)}"
 
 
-def _is_library(filename):
-    return any(part in filename for part in _LIBRARY_PARTS)
+def _chain(error):
+    """`error`, then its causes and contexts."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _refused_url(error):
+    """'http://127.0.0.1:PORT' when `error` is (or was caused by) a refused connection, else None."""
+    for link in _chain(error):
+        if type(link).__name__ == "ConnectError" or isinstance(link, ConnectionRefusedError):
+            try:
+                url = link.request.url  # httpx
+            except (AttributeError, RuntimeError):
+                return None
+            return f"{url.scheme}://{url.netloc.decode()}"
+    return None
+
+
+def _services(values):
+    """The background services (companion sites, PostgreSQL servers) among `values`."""
+    from ..services import Service
+
+    return [v for v in values if isinstance(v, Service)]
+
+
+def _rerun(service):
+    """'the companion site is not running … Run the set-up cell …' for `service`."""
+    site = type(service).__name__ == "Site"
+    what = "the companion site" if site else f"the {service.name} server"
+    again = " (`site = start_site()`)" if site else ""
+    return what, f"Run the set-up cell at the top again{again}, then this one."
+
+
+def setup_problem(error, values):
+    """One line saying what to re-run when `error` is a refused connection to a service among
+    `values` (a check's arguments, a notebook's variables) that is no longer running.
+
+    Only then: a refused connection to any other URL may be what the exercise is about.
+    """
+    url = _refused_url(error)
+    if url is None:
+        return None
+    for service in _services(values):
+        if (service.url or "").rstrip("/") == url and not service.running:
+            what, again = _rerun(service)
+            return (
+                f"Nothing answers at {url}: {what} is not running (a cell stopped it, "
+                f"or it exited). {again}"
+            )
+    return None
+
+
+def stopped_site(args):
+    """Fail with the set-up hint if an argument is a service (a companion site) that stopped."""
+    for service in _services(args):
+        if not service.running:
+            what, again = _rerun(service)
+            fail(
+                f"{what[0].upper()}{what[1:]} was stopped (`.stop()` ran, e.g. in Run All's last "
+                f"cell, or it exited). {again}",
+                kind="setup",
+            )
 
 
 def _raised_by_stub(error):
@@ -141,7 +285,7 @@ class _LoopWatch:
     coroutine that blocks and returns without awaiting never lets the heartbeat tick again.
     """
 
-    def __init__(self):
+    def __init__(self, limit=None):
         self.worst = 0.0
         self.where = ""
         self._loop_thread = threading.get_ident()
@@ -151,6 +295,11 @@ class _LoopWatch:
         self._done = threading.Event()
         self._sampler = threading.Thread(target=self._sample, name="loop-watch", daemon=True)
         self._sampler.start()
+        # Code that holds the loop never lets asyncio.timeout fire: this stops it.
+        self.deadline = _Deadline(limit, held=self._held) if limit else None
+
+    def _held(self):
+        return time.perf_counter() - self._last >= _SUSPECT_AFTER
 
     async def _tick(self):
         while True:
@@ -174,6 +323,8 @@ class _LoopWatch:
                 self.where = self.where or line
 
     def stop(self):
+        if self.deadline:
+            self.deadline.stop()
         if not self._task.done():
             self._note()
             self._task.cancel()
@@ -182,13 +333,14 @@ class _LoopWatch:
 
 
 def _learner_line(frame):
-    """'line N of your cell: code' for the innermost learner frame of a stack, or ''."""
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if not _is_library(filename) and not filename.startswith("<frozen"):
-            code = linecache.getline(filename, frame.f_lineno).strip()
-            place = "your cell" if "ipykernel_" in filename else Path(filename).name
-            return f"line {frame.f_lineno} of {place}: {code}"
+    """'line N of your cell: code' for the innermost learner frame inside a call_*, or ''.
+
+    Only frames inside call_async/call_sync count: the notebook cell that called the check is
+    the learner's file too, but what runs there after the call is the check, not their code.
+    """
+    while frame is not None and frame.f_code not in _CALLS:
+        if not _is_library(frame.f_code.co_filename):
+            return line_of(frame.f_code.co_filename, frame.f_lineno)
         frame = frame.f_back
     return ""
 
@@ -209,10 +361,11 @@ async def call_async(fn, *args, timeout=10.0, allow_blocking=False, **kwargs):
     """Await `fn(*args, **kwargs)` with a timeout, watching the event loop; return its value.
 
     Fails with a hint when fn is not async, is not started, raises, hangs, blocks the loop,
-    or returns an un-awaited coroutine or task.
+    or returns an un-awaited coroutine or task. Code that holds the loop past `timeout` (an
+    endless loop) is stopped and named with its line.
     """
     require_async(fn)
-    watch = _LoopWatch()
+    watch = _LoopWatch(limit=timeout)
     await asyncio.sleep(0)  # let the watcher take its first tick
     started = time.perf_counter()
     deadline = asyncio.timeout(timeout)
@@ -233,6 +386,11 @@ async def call_async(fn, *args, timeout=10.0, allow_blocking=False, **kwargs):
         if asyncio.current_task().cancelling():
             raise  # the check itself is being cancelled (Ctrl-C, interrupt): let it go
         _explain_exception(fn, error)
+    except _Overran:
+        watch.stop()
+        if not watch.deadline.spinning:
+            _fail_if_blocked(fn, watch, started)  # one blocking call (time.sleep) held the loop
+        _fail_endless(fn, watch.deadline)
     except Exception as error:
         _explain_exception(fn, error)
     finally:
@@ -242,11 +400,24 @@ async def call_async(fn, *args, timeout=10.0, allow_blocking=False, **kwargs):
     return reject_coroutines(fn, value)
 
 
-def call_sync(fn, *args, **kwargs):
-    """Call a plain `def` learner function; fail with a hint on the usual mistakes."""
+def call_sync(fn, *args, timeout=10.0, **kwargs):
+    """Call a plain `def` learner function; fail with a hint on the usual mistakes.
+
+    Code still running after `timeout` seconds (an endless loop) is stopped and named.
+    """
     require_sync(fn)
+    deadline = _Deadline(timeout)
     try:
         value = fn(*args, **kwargs)
+    except _Overran:
+        deadline.stop()
+        _fail_endless(fn, deadline)
     except Exception as error:
         _explain_exception(fn, error)
+    finally:
+        deadline.stop()
     return reject_coroutines(fn, value)
+
+
+# The frames at which the learner's code ends and the check's begins (see _learner_line).
+_CALLS = frozenset({call_async.__code__, call_sync.__code__})

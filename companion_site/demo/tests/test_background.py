@@ -15,7 +15,11 @@ def forget_task_backends():
         del task_backends["default"]
 
 
-@override_settings(MARKER_DIR=Path(tempfile.mkdtemp(prefix="markers-")))
+# A TemporaryDirectory, not mkdtemp(): it is removed when the test process exits.
+_MARKERS = tempfile.TemporaryDirectory(prefix="markers-")
+
+
+@override_settings(MARKER_DIR=Path(_MARKERS.name))
 class BackgroundTests(SimpleTestCase):
     async def marker(self, name):
         return await self.async_client.get(f"/background/marker/{name}/")

@@ -1,0 +1,131 @@
+"""tutorial.services: one lifecycle for every background process, with real processes.
+
+The command here is a tiny Python loop, so these tests pin the lifecycle itself (the site and
+PostgreSQL have their own tests on top): readiness, failure with the log tail, and nothing left
+— no process and no temp folder — after stop(), interpreter exit or SIGKILL of the parent.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.test_site_lifecycle import wait_gone
+from tutorial.services import (
+    CHECKOUT_VAR,
+    ServiceFailedToStart,
+    kill_leftovers,
+    make_workdir,
+    start_service,
+)
+
+# Writes a line, then a "ready" file, then waits forever.
+SLEEPER = [
+    sys.executable,
+    "-c",
+    "import pathlib, sys, time; print('hello from the service', flush=True); "
+    "pathlib.Path(sys.argv[1], 'ready').touch(); time.sleep(600)",
+]
+
+
+def start_sleeper(**options):
+    workdir = make_workdir("test")
+    return start_service(
+        "sleeper",
+        [*SLEEPER, str(workdir)],
+        workdir=workdir,
+        ready=lambda service: (service.workdir / "ready").exists(),
+        **options,
+    )
+
+
+def test_ready_service_logs_and_stop_removes_its_tree_and_folder():
+    service = start_sleeper()
+    pids, workdir = service.pids(), service.workdir
+    assert len(pids) == 2  # the supervisor and the command
+    assert "hello from the service" in service.logs()
+    service.stop()
+    assert wait_gone(pids, 2)
+    assert not workdir.exists()
+
+
+def test_context_manager_stops_it():
+    with start_sleeper() as service:
+        pids, workdir = service.pids(), service.workdir
+    assert wait_gone(pids, 2)
+    assert not workdir.exists()
+
+
+def test_a_command_that_exits_fails_fast_with_its_log_tail_and_leaves_nothing():
+    workdir = make_workdir("test")
+    command = [sys.executable, "-c", "print('bad setting: frobnicate'); raise SystemExit(3)"]
+    started = time.monotonic()
+    with pytest.raises(ServiceFailedToStart) as failure:
+        start_service("broken", command, workdir=workdir, ready=lambda s: False, timeout=10)
+    assert time.monotonic() - started < 10
+    assert "exited with code 3" in str(failure.value)
+    assert "bad setting: frobnicate" in str(failure.value)
+    assert not workdir.exists()
+
+
+def test_a_service_never_ready_fails_at_its_deadline_and_leaves_nothing():
+    workdir = make_workdir("test")
+    with pytest.raises(ServiceFailedToStart, match="not ready within 1 s") as failure:
+        start_service(
+            "slow", [*SLEEPER, str(workdir)], workdir=workdir, ready=lambda s: False, timeout=1
+        )
+    assert "hello from the service" in str(failure.value)
+    assert not workdir.exists()
+
+
+def test_a_missing_program_is_a_clear_failure():
+    workdir = make_workdir("test")
+    with pytest.raises(ServiceFailedToStart, match="could not start /no/such/program"):
+        start_service("ghost", ["/no/such/program"], workdir=workdir, ready=lambda s: False)
+    assert not workdir.exists()
+
+
+PARENT = """
+    import json, sys, time
+    sys.path.insert(0, {root!r})
+    from tests.test_services import start_sleeper
+    service = start_sleeper()
+    print(json.dumps({{"pids": service.pids(), "workdir": str(service.workdir)}}), flush=True)
+    {after}
+"""
+
+
+@pytest.mark.parametrize("how", ["sigkill", "exit"])
+def test_the_supervisor_cleans_up_when_its_parent_dies(how):
+    from tutorial.services import ROOT
+
+    after = "time.sleep(60)" if how == "sigkill" else "sys.exit(0)"
+    code = textwrap.dedent(PARENT).format(root=str(ROOT), after=after)
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    started = json.loads(parent.stdout.readline())
+    if how == "sigkill":
+        parent.send_signal(signal.SIGKILL)  # no atexit, no finally: only the closed pipe tells
+    parent.wait(10)
+    assert wait_gone(started["pids"], 2)
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and os.path.exists(started["workdir"]):
+        time.sleep(0.05)
+    assert not os.path.exists(started["workdir"]), "temp folder outlived its parent"
+
+
+def test_kill_leftovers_stops_only_the_named_checkouts_services(tmp_path):
+    other = start_sleeper(env={CHECKOUT_VAR: str(tmp_path)})  # as if from another checkout
+    ours = start_sleeper()
+    try:
+        assert kill_leftovers(checkout=tmp_path) == 2  # its supervisor and its command
+        assert wait_gone(other.pids() or [other.pid], 2)
+        assert not other.workdir.exists()
+        assert ours.running and ours.workdir.exists()
+    finally:
+        other.stop()
+        ours.stop()

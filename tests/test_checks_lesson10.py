@@ -79,18 +79,25 @@ def test_async_def_is_named():
 
 
 @pytest.mark.parametrize(
-    ("answer", "phrase"),
+    ("answer", "kind", "phrase"),
     [
-        (keeps_nothing, "garbage-collected"),
-        (keeps_them_forever, "still referenced"),
-        (keeps_the_latest_only, "garbage-collected"),
-        (returns_nothing, "Return the task"),
+        (keeps_nothing, "wrong", "garbage-collected"),
+        (keeps_them_forever, "wrong", "still referenced"),
+        (keeps_the_latest_only, "wrong", "garbage-collected"),
+        (returns_nothing, "shape", "Return the task"),
     ],
 )
-def test_wrong_answers_fail_with_a_hint(answer, phrase):
-    error = failure(answer)
-    assert error.kind == "wrong"
-    assert phrase in error.hint
+def test_wrong_answers_fail_with_a_hint(answer, kind, phrase):
+    assert_short_hint(failure(answer), kind, phrase)
+
+
+def step_given(error):
+    return "Hint " in error.hint or "Still stuck?" in error.hint
+
+
+def test_a_hint_step_follows_a_wrong_method_but_not_a_wrong_shape():
+    assert step_given(failure(keeps_nothing))
+    assert not step_given(failure(returns_nothing))
 
 
 # --- enqueue_receipt: django.tasks from async code ------------------------------------------
@@ -149,7 +156,7 @@ def test_awaiting_aenqueue_passes(capsys):
         (calls_enqueue_on_the_loop, "blocked", "ran on the event loop's thread"),
         (enqueues_in_a_pool_thread, "wrong", "not in the request's sync thread"),
         (runs_it_now, "wrong", "Nothing was enqueued"),
-        (returns_the_id_only, "wrong", "Return the TaskResult"),
+        (returns_the_id_only, "shape", "Return the TaskResult"),
         (enqueues_twice, "wrong", "enqueued 2 times"),
     ],
 )

@@ -92,7 +92,10 @@ def _start(fire_and_forget, coroutine):
             raise
         explain_exception(fire_and_forget, error)
     if not isinstance(task, asyncio.Task):
-        fail(f"Return the task you started, got {type(task).__name__}: asyncio.create_task(coro).")
+        fail(
+            f"Return the task you started, got {type(task).__name__}: asyncio.create_task(coro).",
+            kind="shape",
+        )
     return task
 
 
@@ -160,6 +163,7 @@ def _recording_task(func):
 @exercise(
     "10",
     "enqueue_receipt",
+    about=("blocked",),  # enqueue() on the loop is this exercise's pitfall
     hints=(
         "Lesson 10's django.tasks section: which method of a Task do you call from async code?",
         "A Task has enqueue() and an async twin that hands the backend's sync work to the "
@@ -188,7 +192,10 @@ async def enqueue_receipt(enqueue_receipt):
     if len(backend.seen) > 1:
         fail(f"The task was enqueued {len(backend.seen)} times: once is enough.")
     if enqueued.args != [order_id]:
-        fail(f"Enqueue the task with the order id ({order_id}); it got arguments {enqueued.args}.")
+        fail(
+            f"Enqueue the task with the order id ({order_id}); it got arguments {enqueued.args}.",
+            kind="shape",
+        )
     if enqueued.on_a_loop:
         fail(
             "task.enqueue() ran on the event loop's thread: a real backend writes to its "
@@ -209,6 +216,7 @@ async def enqueue_receipt(enqueue_receipt):
         fail(
             f"Return the TaskResult that enqueueing gave you (got {type(result).__name__}): "
             "its id is how you look the task up later.",
+            kind="shape",
         )
 
 

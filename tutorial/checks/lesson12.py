@@ -69,9 +69,12 @@ def server_headers(server_headers):
             "each one (or use `with start_site(...) as site:`).",
         )
     if not isinstance(result, dict):
-        fail(f"Return a dict {{server: header}}, got {type(result).__name__}.")
+        fail(f"Return a dict {{server: header}}, got {type(result).__name__}.", kind="shape")
     if set(result) != set(servers):
-        fail(f"Return one entry per server asked for, {servers}; got keys {sorted(result)}.")
+        fail(
+            f"Return one entry per server asked for, {servers}; got keys {sorted(result)}.",
+            kind="shape",
+        )
     for server in servers:
         sites = [site for site in started if site.server == server]
         if not sites:
@@ -131,7 +134,7 @@ def pick_workers(pick_workers):
         expected = min(run["workers"] for run in fits if run["rps"] >= 0.9 * best)
         got = call_sync(pick_workers, [dict(run) for run in runs], memory_mb)
         if not isinstance(got, int) or isinstance(got, bool):
-            fail(f"Return a number of workers (an int), got {type(got).__name__}.")
+            fail(f"Return a number of workers (an int), got {type(got).__name__}.", kind="shape")
         if got == expected:
             continue
         chosen = next((run for run in runs if run["workers"] == got), None)
@@ -225,7 +228,7 @@ def deploy_issues(deploy_issues):
             "in a process of its own (subprocess), as a deploy pipeline would.",
         )
     if isinstance(result, str) or not all(isinstance(item, str) for item in result or ()):
-        fail("Return the check ids as a set of strings, e.g. {'security.W004'}.")
+        fail("Return the check ids as a set of strings, e.g. {'security.W004'}.", kind="shape")
     expected = {_UNSAFE[line] for line in unsafe}
     got = set(result)
     if got != expected:

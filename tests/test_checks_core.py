@@ -174,6 +174,24 @@ def test_an_endless_loop_is_stopped_and_named_with_its_line(fn, call):
     assert "test_checks_core.py" in error.hint
 
 
+def test_one_long_blocking_call_is_a_wait_not_an_endless_loop():
+    def sleeps_long(x):
+        time.sleep(0.6)  # the line the hint must point at
+        return x
+
+    error = mistake(sleeps_long, 1, call=call_sync, timeout=0.2)
+    assert error.kind == "timeout"
+    assert "did not return in 0.2 s: it was still waiting in one call" in error.hint
+    assert "the line the hint must point at" in error.hint
+
+
+def test_a_function_that_returns_in_time_is_not_stopped():
+    def counts(x):
+        return sum(range(x))
+
+    assert call_sync(counts, 1000, timeout=5) == sum(range(1000))
+
+
 def test_after_an_endless_loop_the_thread_runs_on_untouched():
     mistake(spins_forever_sync, 1, call=call_sync, timeout=0.2)
     time.sleep(0.2)  # a second interruption, had one been left pending, would raise here

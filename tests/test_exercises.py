@@ -349,6 +349,20 @@ def test_watch_sees_a_save_and_a_new_notebook_but_not_an_untouched_one(root):
     ]
 
 
+def test_a_check_that_could_not_run_names_the_cell_that_failed_before_it():
+    executed = notebook(code("from tutorial.checks import lesson99 as checks"), code("x", "check"))
+    executed.cells[0].outputs = [
+        nbformat.v4.new_output("error", ename="ImportError", evalue="cannot import name 'x'")
+    ]
+    executed.cells[1].outputs = [
+        nbformat.v4.new_output("error", ename="NameError", evalue="name 'checks' is not defined")
+    ]
+    [result] = progress.results_of(executed, "99_double")
+    assert result.detail == (
+        "an earlier cell failed, so this check could not run: ImportError: cannot import name 'x'"
+    )
+
+
 def test_a_check_cell_that_prints_no_tick_is_not_a_pass():
     executed = notebook(code("checks.double(double)", "check"))
     executed.cells[0].outputs = [nbformat.v4.new_output("stream", text="something\n")]

@@ -12,6 +12,7 @@ import pytest
 
 from tests.browser import ROOT, free_port, launch_chromium, needs_chromium
 from tools import lab
+from tutorial.notebooks import normalise_metadata
 
 DIRTY_TAB = ".lm-TabBar-tab.jp-mod-dirty"
 
@@ -38,7 +39,8 @@ def make_lab(tmp_path):
     port = free_port()
     env = {**os.environ, "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tools" / "lab.py"), "--no-browser", "--port", str(port)],
+        [sys.executable, str(ROOT / "tools" / "lab.py"), "--no-browser", "--port", str(port)]
+        + ["--log", str(tmp_path / "lab.log")],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -112,3 +114,106 @@ def test_make_lab_prints_the_lesson_url_last_and_opening_a_lesson_changes_nothin
         assert page.locator(".jp-Dialog").count() == 0, "closing asked to save changes"
         browser.close()
     assert lesson.read_bytes() == before
+
+
+# A learner's exercise in JupyterLab: an endless loop is stopped by its check, a stopped site is
+# named, a check cell in a kernel that forgot every cell (%reset, as after a restart) says what
+# to run again: Run All in a real browser.
+
+LEARNER_CELLS = [
+    '''from types import SimpleNamespace
+
+from tutorial.checks import call_async, exercise
+from tutorial.site import start_site
+
+
+@exercise("99", "spin", hints=("Return something.", "Closer."))
+async def check_spin(spin, site):
+    """Check that spin() returns."""
+    await call_async(spin, timeout=1)
+
+
+checks = SimpleNamespace(spin=check_spin)
+site = start_site()''',
+    "async def spin():\n    while True:\n        pass",
+    "await checks.spin(spin, site)",
+    "site.stop()\nawait checks.spin(spin, site)",
+    "%reset -f\nawait checks.spin(spin, site)",
+]
+SAYS = [
+    "✗ [99_spin] spin did not return in 1 s: an endless loop? It was stopped there",
+    "✗ [99_spin] The companion site was stopped",
+    "Run the set-up cell at the top of this notebook first: `checks` comes from it",
+]
+
+
+@pytest.fixture
+def learner_lab(tmp_path):
+    """JupyterLab as `make lab` starts it, on a folder with one exercise notebook."""
+    import nbformat
+
+    root = tmp_path / "lab-root"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in LEARNER_CELLS])
+    for cell in nb.cells[2:]:
+        cell.metadata["tags"] = ["raises-exception"]  # Run All goes on past each failing check
+    normalise_metadata(nb)  # a kernelspec, or Lab asks which kernel to start
+    root.mkdir()
+    nbformat.write(nb, root / "99_spin_exercises.ipynb")
+    port, token = free_port(), "learner"
+    env = {**lab.lab_env(), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+    command = lab.lab_command(
+        port, root_dir=root, notebook="99_spin_exercises.ipynb", token=token, open_browser=False
+    )
+    with (tmp_path / "lab.log").open("w") as log:
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=log)
+    assert lab.wait_until_up(process, port, token), (tmp_path / "lab.log").read_text()[-2000:]
+    base = f"http://127.0.0.1:{port}"
+    yield base, token
+    for kernel in httpx.get(f"{base}/api/kernels", params={"token": token}).json():
+        httpx.delete(f"{base}/api/kernels/{kernel['id']}", params={"token": token})
+    process.terminate()
+    process.wait(20)
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_in_jupyterlab_checks_stop_an_endless_loop_and_name_a_broken_setup(learner_lab, tmp_path):
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    base, token = learner_lab
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, tmp_path)
+        page = browser.new_page()
+        page.goto(f"{base}/lab/tree/99_spin_exercises.ipynb?token={token}")
+        page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+        wait_for_idle_kernels(base, token, 1)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        outputs = page.locator(".jp-CodeCell .jp-OutputArea")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and SAYS[-1] not in outputs.nth(4).inner_text():
+            time.sleep(0.5)
+        shown = [outputs.nth(i).inner_text() for i in (2, 3, 4)]
+        browser.close()
+    for text, says in zip(shown, SAYS, strict=True):
+        assert says in text, shown
+        assert len(text.strip().splitlines()) <= 5, text
+
+
+def test_a_busy_port_is_said_in_one_line_not_a_different_url(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ran = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "lab.py"), "--no-browser", "--port", str(port)]
+            + ["--log", str(tmp_path / "lab.log")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert ran.returncode == 1
+    assert ran.stdout.splitlines()[-1] == f"Port {port} is busy: `make lab LAB_PORT=8899`."
+    assert "http://" not in ran.stdout

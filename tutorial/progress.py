@@ -68,9 +68,22 @@ def results_of(executed, lesson_stem, stopped_at=None, stopped_detail="", hung=T
         exercise = nbs.checked_exercise(cell, lesson) or f"{lesson} check {number}"
         if stopped_at is not None and index >= stopped_at:
             results.append(Result(exercise, lesson_stem, HUNG if hung else FAILED, stopped_detail))
-        else:
-            results.append(Result(exercise, lesson_stem, *verdict(cell)))
+            continue
+        status, detail = verdict(cell)
+        earlier = _earlier_error(executed, index)
+        if status == FAILED and detail.startswith("NameError") and earlier:
+            detail = f"an earlier cell failed, so this check could not run: {earlier}"
+        results.append(Result(exercise, lesson_stem, status, detail))
     return results
+
+
+def _earlier_error(executed, index):
+    """'ImportError: …' of the first cell above `index` that failed unexpectedly, or ''."""
+    for cell in executed.cells[:index]:
+        error = nbs.error_of(cell) if cell.cell_type == "code" else None
+        if error and not {"check", "raises-exception"} & set(nbs.tags(cell)):
+            return _first_line(f"{error.ename}: {error.evalue}")
+    return ""
 
 
 def _cell_line(nb, index):

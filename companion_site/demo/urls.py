@@ -6,6 +6,7 @@ from .views import (
     accounts,
     background,
     bridges,
+    db_wait,
     deploying,
     executor_orm,
     fanout,
@@ -14,10 +15,12 @@ from .views import (
     mixing,
     orm,
     pages,
+    realtime,
     scaling,
     signalling,
     sleeping,
     streaming,
+    sync_streaming,
 )
 
 urlpatterns = [
@@ -43,6 +46,7 @@ urlpatterns = [
     path("orm/ticket/", orm.ticket, name="orm-ticket"),
     path("stream/", streaming.stream, name="stream"),
     path("stream/open/", streaming.open_streams, name="stream-open"),
+    path("stream/sync/", sync_streaming.sync_stream, name="stream-sync"),
     path("fanout/", fanout.fan_out, name="fanout"),
     path("upstream/item/<int:item_id>/", fanout.upstream_item, name="upstream-item"),
     path("upstream/fail/", fanout.upstream_fail, name="upstream-fail"),
@@ -68,6 +72,12 @@ urlpatterns = [
     path("session/visits/", accounts.visits, name="session-visits"),
     path("signals/ping/", signalling.ping, name="signals-ping"),
     path("scaling/cpu/", scaling.cpu, name="scaling-cpu"),
+    path("room/<slug:room>/", realtime.room_page, name="room"),
+    path("room/<slug:room>/members/", realtime.room_members, name="room-members"),
+    path("feed/push/", realtime.feed_push, name="feed-push"),
+    path("feed/save/", realtime.feed_save, name="feed-save"),
     path("scaling/db-connection/", scaling.db_connection, name="scaling-db-connection"),
+    path("db/query-then-sleep/", db_wait.query_then_sleep, name="db-query-then-sleep"),
+    path("db/sync-query-then-sleep/", db_wait.sync_query_then_sleep, name="db-sync-query-sleep"),
     path("deploy/origin/", deploying.origin, name="deploy-origin"),
 ]

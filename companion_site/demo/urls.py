@@ -7,6 +7,7 @@ from .views import (
     background,
     bridges,
     db_wait,
+    deploying,
     executor_orm,
     fanout,
     items,
@@ -82,4 +83,5 @@ urlpatterns = [
     path("scaling/db-connection/", scaling.db_connection, name="scaling-db-connection"),
     path("db/query-then-sleep/", db_wait.query_then_sleep, name="db-query-then-sleep"),
     path("db/sync-query-then-sleep/", db_wait.sync_query_then_sleep, name="db-sync-query-sleep"),
+    path("deploy/origin/", deploying.origin, name="deploy-origin"),
 ]

@@ -16,6 +16,7 @@ from tutorial.site import start_site
 # Left out: test_accounts (its time goes to password hashing, its queries are those of items).
 DB_TESTS = [
     "test_bad_input.py",
+    "test_connections.py",
     "test_executor_orm.py",
     "test_items.py",
     "test_orm.py",

@@ -61,8 +61,8 @@ class Postgres(Service):
         """Connection URL of the `postgres` database, as superuser `postgres` (trust auth)."""
         return self.dsn_for("postgres")
 
-    def dsn_for(self, database):
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+    def dsn_for(self, database, user="postgres"):
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
 
     def connect(self, database="postgres", **options):
         """A psycopg 3 connection (close it, or use `with`): `pg.connect(autocommit=True)`."""
@@ -93,10 +93,25 @@ class Postgres(Service):
         """A connection for housekeeping that count_connections() does not count."""
         return self.connect(autocommit=True, application_name=HELPER_NAME, **options)
 
-    def create_database(self, name, template=None):
+    def create_database(self, name, template=None, owner=None):
         with self.admin_connection() as connection:
             like = f' TEMPLATE "{template}"' if template else ""
+            like += f' OWNER "{owner}"' if owner else ""
             connection.execute(f'CREATE DATABASE "{name}"{like}')
+
+    def create_role(self, name):
+        """A login role without superuser rights (trust auth: no password), if it is missing."""
+        with self.admin_connection() as connection:
+            connection.execute(
+                "SELECT pg_advisory_lock(hashtext('create role'))"  # two creators at once
+            )
+            try:
+                if not connection.execute(
+                    "SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)
+                ).fetchone():
+                    connection.execute(f'CREATE ROLE "{name}" LOGIN')
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(hashtext('create role'))")
 
     def drop_database(self, name):
         """Drop `name`, closing the connections still open to it."""

@@ -32,6 +32,7 @@ from tutorial.services import (
     ROOT,
     Service,
     ServiceFailedToStart,
+    _running,  # noqa: F401 (the checks look for sites a learner left running)
     listening_socket,
     make_workdir,
     start_service,
@@ -41,6 +42,9 @@ SITE_DIR = ROOT / "companion_site"
 CACHE_DIR = ROOT / ".cache"
 SERVERS = ("uvicorn", "daphne", "hypercorn", "granian", "gunicorn")
 DATABASES = ("sqlite", "postgres")
+# The site connects as an ordinary role, as in production: PostgreSQL keeps the last few
+# connection slots for superusers, so a leaking site cannot lock out the lesson's counting.
+SITE_ROLE = "companion"
 
 
 class SiteFailedToStart(ServiceFailedToStart):
@@ -241,9 +245,10 @@ def _fresh_database(database, db, workdir, postgres, *, migrate):
     """(environment for the site, SQLite path or None, PostgreSQL DSN or None) of a new database."""
     if database == "postgres":
         name = f"site_{secrets.token_hex(6)}"
+        postgres.create_role(SITE_ROLE)
         template = _postgres_template(postgres) if migrate else None
-        postgres.create_database(name, template=template)
-        dsn = postgres.dsn_for(name)
+        postgres.create_database(name, template=template, owner=SITE_ROLE)
+        dsn = postgres.dsn_for(name, user=SITE_ROLE)
         markers = workdir / "companion-markers"  # no SQLite file for them to go beside
         return {"COMPANION_DB_URL": dsn, "COMPANION_MARKER_DIR": str(markers)}, None, dsn
     db_path = Path(db) if db else workdir / "db.sqlite3"
@@ -291,8 +296,8 @@ def _postgres_template(postgres):
             ).fetchone()
             if not done:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                connection.execute(f'CREATE DATABASE "{name}"')
-                _migrate({"COMPANION_DB_URL": postgres.dsn_for(name)})
+                connection.execute(f'CREATE DATABASE "{name}" OWNER "{SITE_ROLE}"')
+                _migrate({"COMPANION_DB_URL": postgres.dsn_for(name, user=SITE_ROLE)})
                 connection.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true')
         finally:
             connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))

@@ -7,11 +7,11 @@ PYTEST    := $(BIN)/python -m pytest
 
 setup: $(STAMP)
 
-.PHONY: setup lab test lint format exercises progress clean-outputs kill-servers bench bench-quick clean
+.PHONY: setup lab test lint format exercises progress watch clean-outputs kill-servers bench bench-quick clean
 
 # Set up: a venv with Python >= 3.12, requirements installed again only when they change,
 # and the repo on the venv's path so notebooks can `import tutorial` from any folder.
-$(STAMP): requirements.txt tools/find_python.sh
+$(STAMP): requirements.txt tools/find_python.sh tools/link_repo.py
 	@PY=$$(sh tools/find_python.sh) || exit 1; \
 	if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 		echo "Creating $(VENV) with $$PY"; rm -rf $(VENV); "$$PY" -m venv $(VENV) || exit 1; \
@@ -42,8 +42,12 @@ exercises: $(STAMP)
 	$(BIN)/python -m tutorial nav
 	$(BIN)/python -m tutorial exercises
 
+# Both read your exercise notebooks as saved on disk: save in JupyterLab first.
 progress: $(STAMP)
 	$(BIN)/python -m tutorial progress
+
+watch: $(STAMP)
+	$(BIN)/python -m tutorial watch
 
 # A notebook you ran and saved keeps its outputs; this puts every committed notebook back clean.
 clean-outputs: $(STAMP)

@@ -1,12 +1,15 @@
 """Each typical learner mistake becomes a short, named hint — with real functions, no mocks."""
 
 import asyncio
+import socket
 import time
 
+import httpx
 import nbformat
 import pytest
 
 from tutorial import notebooks as nbs
+from tutorial import tracebacks
 from tutorial.checks import (
     REGISTRY,
     ExerciseFailed,
@@ -232,6 +235,85 @@ def test_a_right_answer_returns_its_value():
     assert call_sync(plain_def, 3) == 3
 
 
+# A broken set-up is not a wrong answer.
+
+
+@pytest.fixture(scope="module")
+def gone_site():
+    """A companion site that was started, then stopped (Run All's last cell does that)."""
+    from tutorial.site import start_site
+
+    site = start_site()
+    site.stop()
+    return site
+
+
+@pytest.fixture
+def closed_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+async def get_json(url):
+    async with httpx.AsyncClient() as client:
+        return (await client.get(url)).json()
+
+
+def test_a_check_handed_a_stopped_site_says_so_before_running(gone_site):
+    ran = []
+
+    @exercise("99", "with_site", hints=("Look at the site.", "Closer."))
+    def check(fn, site):
+        """Check that fn works with the site."""
+        ran.append(fn)
+
+    with pytest.raises(ExerciseFailed) as caught:
+        check(plain_def, gone_site)
+    assert caught.value.kind == "setup" and not ran
+    assert str(caught.value).startswith("[99_with_site] The companion site was stopped")
+    assert "Run the set-up cell at the top again" in str(caught.value)
+    assert "Hint" not in str(caught.value)  # their answer was not judged: no hint step
+
+
+def test_a_check_whose_own_request_finds_its_site_gone_says_what_to_rerun():
+    from tutorial.site import start_site
+
+    @exercise("99", "probe", hints=("Look at the site.", "Closer."))
+    async def check(fn, where):
+        """Check that fn returns what the site says."""
+        where.stop()  # the site exits while the check runs
+        await get_json(where.url)
+
+    site = start_site()
+    with pytest.raises(ExerciseFailed) as caught:
+        asyncio.run(check(fetch, where=site))
+    assert caught.value.kind == "setup"
+    assert str(caught.value).startswith(
+        f"[99_probe] Nothing answers at {site.url}: the companion site is not running"
+    )
+    assert "ConnectError" not in str(caught.value) and "Hint" not in str(caught.value)
+
+
+def test_a_refused_connection_elsewhere_is_their_exception(closed_port):
+    # Lesson 06's fan-out has a URL nobody listens on, on purpose: not a set-up problem.
+    error = mistake(get_json, closed_port + "/")
+    assert error.kind == "exception"
+    assert "get_json raised ConnectError" in error.hint
+
+
+def test_another_exception_in_a_check_is_not_hidden():
+    @exercise("99", "buggy", hints=("Look.", "Closer."))
+    def check(fn):
+        """Check that fn is called."""
+        return {}["missing"]
+
+    with pytest.raises(KeyError):
+        check(plain_def)
+
+
 # exercise(): registration, ✓ on success, the hint on failure.
 
 
@@ -304,6 +386,27 @@ def test_the_last_step_names_the_lessons_solution_notebook():
     from tutorial.checks import lesson05  # noqa: F401 — registers 05_classify
 
     assert REGISTRY["05_classify"].solution_pointer().endswith("solutions/05_async_views.ipynb.")
+
+
+@pytest.mark.parametrize(
+    "kind, about, gets_a_step",
+    [
+        ("wrong", (), True),
+        ("shape", (), False),
+        ("blocked", (), False),
+        ("blocked", ("blocked",), True),
+        ("lazy_relation", (), False),
+    ],
+)
+def test_hint_steps_follow_only_failures_about_the_concept(kind, about, gets_a_step):
+    @exercise("99", "kinds", hints=("Step one.", "Step two."), about=about)
+    def check(fn):
+        """Check that fn fails in one way."""
+        fail("What is wrong.", kind=kind)
+
+    with pytest.raises(ExerciseFailed) as caught:
+        check(plain_def)
+    assert ("Hint 1/2: Step one." in str(caught.value)) is gets_a_step
 
 
 def test_a_learner_mistake_gets_no_general_hint():
@@ -386,10 +489,15 @@ def check_spin_sync(fn):
 ]
 
 
+def run_in_a_kernel(cells, tmp_path_factory):
+    """The executed cells of a notebook made of `cells`, run in a fresh kernel."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    return nbs.execute(nb, cwd=tmp_path_factory.mktemp("kernel"), timeout=60).cells
+
+
 @pytest.fixture(scope="module")
 def kernel_outputs(tmp_path_factory):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in KERNEL_CELLS])
-    return nbs.execute(nb, cwd=tmp_path_factory.mktemp("kernel"), timeout=60).cells
+    return run_in_a_kernel(KERNEL_CELLS, tmp_path_factory)
 
 
 @pytest.mark.parametrize(
@@ -432,3 +540,86 @@ def test_in_a_kernel_a_passing_check_prints_the_tick(kernel_outputs):
 
 def test_in_a_kernel_the_endless_loops_were_stopped_and_the_kernel_goes_on(kernel_outputs):
     assert nbs.text_of(kernel_outputs[14]) == "the kernel goes on\n"
+
+
+# Short tracebacks in a real kernel: the kernel loads tutorial.tracebacks at start.
+
+TRACEBACK_CELLS = [
+    "await checks.fetch_both(fetch_both, site)",  # a kernel restarted: nothing defined yet
+    "# raises: SynchronousOnlyOperation\n"
+    "from django.utils.asyncio import async_unsafe\n\n\n"
+    "@async_unsafe\ndef count():\n    return 0\n\n\n"
+    "async def view():\n    return count()\n\n\n"
+    "await view()",
+    "print(not_defined_yet)",
+    "# raises: ConnectError\n"
+    "import httpx\n"
+    "from tutorial.site import start_site\n\n"
+    "site = start_site()\n"
+    "site.stop()\n"
+    "httpx.get(site.url)",
+    "%xmode Verbose",
+    "await view()",
+]
+
+
+@pytest.fixture(scope="module")
+def traceback_outputs(tmp_path_factory):
+    return run_in_a_kernel(TRACEBACK_CELLS, tmp_path_factory)
+
+
+def shown(cell):
+    error = nbs.error_of(cell)
+    assert error is not None, "the cell must still raise: Run All stops, nbval sees it"
+    text = "\n".join(error.traceback)
+    for code in ("\x1b[31m", "\x1b[0m"):
+        text = text.replace(code, "")
+    return error, text.splitlines()
+
+
+def test_in_a_kernel_a_name_from_the_setup_cell_says_to_run_it(traceback_outputs):
+    error, lines = shown(traceback_outputs[0])
+    assert error.ename == "NameError"
+    assert lines == [
+        "NameError: name 'checks' is not defined",
+        "  at line 1 of your cell: await checks.fetch_both(fetch_both, site)",
+        "  Run the set-up cell at the top of this notebook first: `checks` comes from it "
+        "(a kernel restart forgets every cell: Run ▸ Run All Above Selected Cell).",
+    ]
+
+
+def test_in_a_kernel_an_intended_exception_is_its_type_message_and_line(traceback_outputs):
+    error, lines = shown(traceback_outputs[1])
+    assert error.ename == "SynchronousOnlyOperation"  # what conftest's `# raises:` compares
+    assert len(lines) <= 8
+    assert lines[0] == (
+        "SynchronousOnlyOperation: You cannot call this from an async context - use a thread "
+        "or sync_to_async."
+    )
+    assert lines[1] == "  at line 11 of your cell: return count()"
+    assert lines[-1].startswith("  (1 frame inside django not shown: %xmode Verbose")
+
+
+def test_in_a_kernel_an_unknown_name_may_be_a_typo(traceback_outputs):
+    _, lines = shown(traceback_outputs[2])
+    assert lines[2].startswith("  A typo, or the cell that defines `not_defined_yet` has not run")
+
+
+def test_in_a_kernel_a_request_to_a_stopped_site_says_what_to_rerun(traceback_outputs):
+    error, lines = shown(traceback_outputs[3])
+    assert error.ename == "ConnectError" and len(lines) <= 8
+    assert lines[1] == "  at line 7 of your cell: httpx.get(site.url)"
+    assert any(
+        line.startswith("  Nothing answers at http://127.0.0.1:")
+        and "Run the set-up cell at the top again" in line
+        for line in lines
+    ), lines
+
+
+def test_in_a_kernel_xmode_verbose_shows_every_frame(traceback_outputs):
+    _, lines = shown(traceback_outputs[5])
+    assert len(lines) > 8 and any("django/utils/asyncio.py" in line for line in lines)
+
+
+def test_outside_a_kernel_installing_does_nothing():
+    assert tracebacks.install() is False

@@ -7,12 +7,15 @@ exercises/, one test per notebook so pytest-xdist spreads the kernels.
 import importlib
 import pkgutil
 import subprocess
+import sys
+import threading
+import time
 
 import nbformat
 import pytest
 
 import tutorial.checks
-from tutorial import exercises, nav, progress
+from tutorial import exercises, nav, progress, watch
 from tutorial import notebooks as nbs
 from tutorial.__main__ import main as cli
 
@@ -206,35 +209,144 @@ def test_a_solution_without_any_region_is_refused(root):
     assert report.errors and "no ### BEGIN SOLUTION region" in report.errors[0]
 
 
-# Progress, on a temp copy: untouched, solved, wrong.
+# Progress, on a temp copy: untouched, solved, wrong, hung.
+
+ENDLESS_AT_TOP_LEVEL = (
+    "import os\n"
+    "os.write(2, b'what the kernel wrote to stderr\\n')\n"
+    "async def spin():\n    while True:\n        pass\n"
+    "await spin()"
+)
 
 
-def test_progress_reports_not_started_passed_and_failed(root, capsys):
+def test_progress_reports_each_lesson_its_exercises_and_the_next_one(root, capsys):
     exercises.generate(root)
     untouched = generated(root)
     solved, wrong = nbs.read(root / "solutions" / "99_double.ipynb"), generated(root)
     wrong.cells = [
         code("def double(x):\n    return x + 2") if c.source == STUB else c for c in wrong.cells
     ]
-    copies = {"97_untouched": untouched, "98_solved": solved, "99_wrong": wrong}
+    # An endless loop outside any check: only the notebook's wall-clock limit stops it.
+    hung = nbs.read(root / "solutions" / "99_double.ipynb")
+    hung.cells.insert(2, code(ENDLESS_AT_TOP_LEVEL))
+    hung_sync = nbs.read(root / "solutions" / "99_double.ipynb")
+    hung_sync.cells.insert(2, code("while True:\n    pass"))
+    copies = {"95_sync": hung_sync, "96_hung": hung, "97_untouched": untouched}
+    copies |= {"98_solved": solved, "99_wrong": wrong}
     for stem, nb in copies.items():
         nbs.write(nb, root / "exercises" / nbs.exercise_name(stem))
     (root / EXERCISE).unlink()
     before = {p: p.read_bytes() for p in (root / "exercises").iterdir()}
 
-    assert cli(["--root", str(root), "progress", "--timeout", "60"]) == 0
+    assert cli(["--root", str(root), "progress", "--timeout", "30", "--limit", "4"]) == 0
 
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
-    assert lines[0].split() == ["exercise", "lesson", "status"]
-    rows = {line.split()[1]: line for line in lines[2:-1]}
-    assert rows["97_untouched"].split(None, 2)[2] == "not started"
-    assert rows["98_solved"].split(None, 2)[2] == "passed"
-    assert rows["99_wrong"].split(None, 2)[2] == "failed: double(21) should be 42."
-    assert rows["99_wrong"].startswith("99_double")
-    assert lines[-1] == "1 of 3 passed, 1 failed, 1 not started."
+    assert lines[0].startswith("Checking your exercise notebooks as they are saved on disk")
+    assert lines[1:11] == [
+        "95_sync       0 of 1 pass",
+        "  95_double   hung: still running after 4 s in the cell 'while True:', so it was stopped:"
+        " an endless loop?",
+        "96_hung       0 of 1 pass",
+        "  96_double   hung: still running after 4 s in the cell 'import os', so it was stopped:"
+        " an endless loop?",  # 4 s: the limit; ipykernel's interrupt cannot stop `await spin()`
+        "97_untouched  0 of 1 pass",
+        "  97_double   not started",
+        "98_solved     1 of 1 pass",
+        "  98_double   passed",
+        "99_wrong      0 of 1 pass",
+        "  99_double   failed: double(21) should be 42.",
+    ]
+    assert lines[-3:] == [
+        "[######------------------------] 1 of 5 exercises pass",
+        "1 of 5 passed, 1 failed, 1 not started, 2 hung.",
+        "Next exercise: 95_double in exercises/95_sync_exercises.ipynb",
+    ]
     assert "Running your exercises" in captured.err  # the tqdm bar
     assert {p: p.read_bytes() for p in (root / "exercises").iterdir()} == before
+    log = (root / ".progress" / "96_hung.log").read_text()
+    assert "what the kernel wrote to stderr" in log
+
+
+def fake_execute(failures, real=nbs.execute):
+    """nbs.execute whose kernel dies before the first cell `failures` times, then runs."""
+    calls = []
+
+    def execute(nb, cwd, timeout=60, limit=None, stderr=None):
+        calls.append(cwd)
+        if len(calls) <= failures:
+            stderr.write(f"kernel start {len(calls)} failed\n")
+            raise nbs.KernelDidNotStart("RuntimeError: Kernel died before replying to kernel_info")
+        executed = nbs.read(nbs.exercise_path("99_double", cwd.parent))
+        executed.cells[-2].outputs = [nbformat.v4.new_output("stream", text="✓ ok\n")]
+        return executed
+
+    return execute, calls
+
+
+def test_a_kernel_that_dies_at_start_is_started_once_more(root, monkeypatch):
+    exercises.generate(root)
+    execute, calls = fake_execute(failures=1)
+    monkeypatch.setattr(nbs, "execute", execute)
+    [result] = progress.run(root / EXERCISE, root=root)
+    assert len(calls) == 2 and result.status == progress.PASSED
+
+
+def test_a_kernel_that_dies_twice_could_not_run_and_its_stderr_is_kept(root, monkeypatch):
+    exercises.generate(root)
+    execute, calls = fake_execute(failures=2)
+    monkeypatch.setattr(nbs, "execute", execute)
+    [result] = progress.run(root / EXERCISE, root=root)
+    assert len(calls) == 2
+    assert result.status == "could not run — try again"
+    assert result.detail.endswith("what it said is in .progress/99_double.log")
+    log = (root / ".progress" / "99_double.log").read_text()
+    assert "kernel start 1 failed" in log and "kernel start 2 failed" in log
+
+
+def test_the_bar_and_the_next_exercise_when_all_pass():
+    done = [progress.Result("05_a", "05_x", progress.PASSED)] * 3
+    assert progress.bar(3, 3, width=10) == "[##########] 3 of 3 exercises pass"
+    assert progress.bar(0, 0, width=4) == "[----] 0 of 0 exercises pass"
+    assert progress.next_exercise(done) == "Every exercise passes. Well done!"
+
+
+def test_watch_checks_a_notebook_again_when_it_is_saved(root, monkeypatch, capsys):
+    exercises.generate(root)
+    path = root / EXERCISE
+
+    def run(notebook_path, timeout=60, limit=180, root=root):
+        solved = "return x * 2" in notebook_path.read_text()
+        status = progress.PASSED if solved else progress.NOT_STARTED_YET
+        return [progress.Result("99_double", "99_double", status)]
+
+    def save_an_answer():
+        time.sleep(0.3)
+        text = path.read_text().replace("# YOUR CODE HERE", "return x * 2")
+        path.write_text(text)
+
+    monkeypatch.setattr(progress, "run", run)
+    monkeypatch.setattr(watch, "POLL_EVERY", 0.05)
+    saver = threading.Thread(target=save_an_answer)
+    saver.start()
+    assert watch.main(root, rechecks=1) == 0
+    saver.join()
+    out = capsys.readouterr().out
+    first, _, again = out.partition("Watching exercises/")
+    assert "[------------------------------] 0 of 1 exercises pass" in first
+    assert f"— {EXERCISE}, saved at" in again
+    assert "[##############################] 1 of 1 exercises pass" in again
+    assert "Every exercise passes" in again
+
+
+def test_watch_sees_a_save_and_a_new_notebook_but_not_an_untouched_one(root):
+    exercises.generate(root)
+    before = watch.stamps(root)
+    assert watch.saved_since(before, watch.stamps(root)) == []
+    nbs.write(generated(root), root / "exercises" / "98_new_exercises.ipynb")
+    assert watch.saved_since(before, watch.stamps(root)) == [
+        root / "exercises" / "98_new_exercises.ipynb"
+    ]
 
 
 def test_a_check_cell_that_prints_no_tick_is_not_a_pass():
@@ -302,6 +414,34 @@ def test_exercises_are_what_make_exercises_writes():
     assert not report.orphans, "Exercises without a solution: " + ", ".join(
         nbs.relative(p) for p in report.orphans
     )
+
+
+def test_the_exercises_make_exercises_writes_are_ruff_clean(tmp_path):
+    """ruff skips exercises/ (a learner's half-done answers); what is generated still passes."""
+    built, _ = exercises.expected()
+    folder = tmp_path / "generated"  # not "exercises": ruff's exclude would skip it
+    for path, nb in built.items():
+        nbs.write(nb, folder / path.name)
+    config = ["--config", str(nbs.ROOT / "pyproject.toml"), "--no-cache"]
+    for command in (["check", *config, str(folder)], ["format", "--check", *config, str(folder)]):
+        ran = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], capture_output=True, text=True, check=False
+        )
+        assert ran.returncode == 0, f"ruff {command[0]}:\n{ran.stdout}{ran.stderr}"
+
+
+def test_ruff_skips_a_learners_exercises():
+    """A half-done answer in exercises/ does not fail `make test`'s ruff before any test."""
+    half_done = nbs.ROOT / "exercises" / "00_start_here_exercises.ipynb"
+    ran = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--show-files", "."],
+        cwd=nbs.ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert half_done.exists() and str(half_done) not in ran.stdout
+    assert str(nbs.ROOT / "solutions" / "00_start_here.ipynb") in ran.stdout
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)

@@ -36,6 +36,18 @@ def kernel(nb, path):
     return "" if name == "python3" else f"kernelspec {name!r}, not 'python3'"
 
 
+def kernel_metadata(nb, path):
+    """What Lab writes when the kernel starts, or opening the notebook would change it."""
+    wrong = [
+        key
+        for key, value in (("kernelspec", nbs.KERNELSPEC), ("language_info", nbs.LANGUAGE_INFO))
+        if nb.metadata.get(key) != value
+    ]
+    if not wrong:
+        return ""
+    return f"{' and '.join(wrong)} not as a fresh kernel writes them (run `make clean-outputs`)"
+
+
 def header(nb, path):
     cells = [c for c in nb.cells if c.get("id") != NOTICE_ID]
     first = cells[0] if cells else None
@@ -64,7 +76,10 @@ def stops_its_site(nb, path):
     return ""
 
 
-@pytest.mark.parametrize("rule", [outputs, kernel, header, tagged_cells, stops_its_site])
+RULES = [outputs, kernel, kernel_metadata, header, tagged_cells, stops_its_site]
+
+
+@pytest.mark.parametrize("rule", RULES)
 def test_committed_notebooks_follow_the_rule(rule):
     found = offenders(rule)
     assert not found, f"{rule.__name__}:\n{found}"
@@ -86,12 +101,14 @@ def test_each_rule_names_what_it_finds():
     ran.cells[1].metadata["tags"] = ["check", "raises-exception"]
     ran.metadata["kernelspec"]["name"] = "conda-env-x"
     assert outputs(ran, None) and kernel(ran, None) and header(ran, None)
+    assert kernel_metadata(ran, None) == (
+        "kernelspec and language_info not as a fresh kernel writes them (run `make clean-outputs`)"
+    )
     assert "also tagged raises-exception" in tagged_cells(ran, None)
     assert "does not stop it" in stops_its_site(ran, None)
     clean = notebook(md("# 01 · Title"), code("site = start_site()"), code("site.stop()"))
-    assert not any(
-        rule(clean, None) for rule in (outputs, kernel, header, tagged_cells, stops_its_site)
-    )
+    nbs.normalise_metadata(clean)
+    assert not any(rule(clean, None) for rule in RULES)
 
 
 # clean-outputs
@@ -101,15 +118,85 @@ def test_clean_outputs_strips_and_lists_what_it_changed(tmp_path, capsys):
     ran = notebook(md("# 01 · Title"), code("print(1)"))
     ran.cells[1].outputs = [nbformat.v4.new_output("stream", text="1\n")]
     ran.cells[1].execution_count = 4
+    nbs.normalise_metadata(ran)
     nbs.write(ran, tmp_path / "solutions" / "01_ran.ipynb")
-    nbs.write(notebook(md("# 02 · Clean")), tmp_path / "notebooks" / "02_clean.ipynb")
+    clean = notebook(md("# 02 · Clean"))
+    nbs.normalise_metadata(clean)
+    nbs.write(clean, tmp_path / "notebooks" / "02_clean.ipynb")
 
     assert cli(["--root", str(tmp_path), "clean-outputs"]) == 0
     out = capsys.readouterr().out
     assert "solutions/01_ran.ipynb" in out and "02_clean" not in out
     assert not nbs.has_outputs(nbs.read(tmp_path / "solutions" / "01_ran.ipynb"))
     cli(["--root", str(tmp_path), "clean-outputs"])
-    assert "No notebook had outputs." in capsys.readouterr().out
+    assert "No notebook had outputs or other kernel metadata." in capsys.readouterr().out
+
+
+def test_clean_outputs_puts_back_the_kernel_metadata_and_nothing_else(tmp_path):
+    # As a notebook is committed by nbformat-built scripts (and as Lab on another Python
+    # leaves it): a short kernelspec and language_info, plus a key of its own to keep.
+    short = notebook(md("# 01 · Title"), code("x = 1"))
+    short.metadata["language_info"] = {"name": "python", "version": "3.12.9"}
+    short.metadata["celltoolbar"] = "Tags"
+    path = tmp_path / "notebooks" / "01_short.ipynb"
+    nbs.write(short, path)
+    cells_before = nbs.read(path).cells
+
+    assert cli(["--root", str(tmp_path), "clean-outputs"]) == 0
+    after = nbs.read(path)
+    assert after.metadata.kernelspec == nbs.KERNELSPEC
+    assert after.metadata.language_info == nbs.LANGUAGE_INFO
+    assert after.metadata.celltoolbar == "Tags" and after.cells == cells_before
+
+
+def what_lab_writes_when_the_kernel_starts(kernel_name):
+    """{kernelspec, language_info} as JupyterLab sets them once a kernel of `kernel_name` runs.
+
+    Lab takes `name` from the kernel, `display_name` and `language` from the spec the server
+    lists (jupyter_client's KernelSpecManager, the one jupyter_server uses), and language_info
+    from the kernel's kernel_info reply: so start that kernel, the way the server does.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import start_new_kernel
+
+    spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    manager, client = start_new_kernel(kernel_name=kernel_name)
+    try:
+        reply = client.kernel_info(reply=True, timeout=30)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    return {
+        "kernelspec": {
+            "name": kernel_name,
+            "display_name": spec.display_name,
+            "language": spec.language,
+        },
+        "language_info": reply["content"]["language_info"],
+    }
+
+
+def test_opening_a_notebook_in_jupyter_changes_nothing_in_it():
+    """Every committed notebook already has what Lab writes when its kernel starts."""
+    names = {nbs.read(p).metadata.get("kernelspec", {}).get("name") for p in COMMITTED}
+    written = {name: what_lab_writes_when_the_kernel_starts(name) for name in names}
+    version_only = []
+    for path in COMMITTED:
+        nb = nbs.read(path)
+        lab = written[nb.metadata.kernelspec.name]
+        kept = {key: nb.metadata.get(key) for key in lab}
+        if kept == lab:
+            continue
+        other_python = {**lab["language_info"], "version": nbs.LANGUAGE_INFO["version"]}
+        if kept == {**lab, "language_info": other_python}:
+            version_only.append(nbs.relative(path))
+            continue
+        pytest.fail(f"{nbs.relative(path)}: opening it in Lab would write {lab}, it has {kept}")
+    if version_only:
+        pytest.skip(
+            f"this Python reports {written['python3']['language_info']['version']}; the notebooks "
+            f"say {nbs.LANGUAGE_INFO['version']} (the set-up's): all else is as Lab writes it"
+        )
 
 
 # nav

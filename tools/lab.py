@@ -1,15 +1,24 @@
 """Start JupyterLab the way `make lab` does; the browser tests start it through the same function.
 
-Loopback only, Jupyter's own token kept (the URL with it is printed), --allow-root when root.
+Loopback only, a token of our own (so the one line printed can hold it), --allow-root when root.
+`main` keeps Jupyter's ~20 start-up lines in .lab.log and prints, as its last line, the URL of
+lesson 00 with the token: the one thing a learner on WSL, SSH or in a container needs to copy.
 """
 
 import argparse
 import os
+import secrets
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_NOTEBOOK = "notebooks/00_start_here.ipynb"
+LOG = ROOT / ".lab.log"
+# Lab settings for the tutorial (no "Would you like to get notified about Jupyter news?"
+# pop-up): a config folder JupyterLab reads through JUPYTER_CONFIG_PATH, nothing installed.
+JUPYTER_CONFIG = ROOT / "tools" / "jupyter_config"
 
 
 def lab_command(port, *, root_dir=ROOT, notebook=FIRST_NOTEBOOK, token=None, open_browser=True):
@@ -23,13 +32,73 @@ def lab_command(port, *, root_dir=ROOT, notebook=FIRST_NOTEBOOK, token=None, ope
     return command
 
 
-def main():
+def lab_env(environ=os.environ):
+    """The environment for JupyterLab: the tutorial's Lab settings ahead of any others."""
+    paths = [str(JUPYTER_CONFIG), *filter(None, [environ.get("JUPYTER_CONFIG_PATH")])]
+    return {**environ, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
+
+
+def lesson_url(port, token, notebook=FIRST_NOTEBOOK):
+    """Lesson 00 open, the file browser at the top (notebooks/, exercises/, solutions/ in view)."""
+    return f"http://127.0.0.1:{port}/lab/tree/{notebook}?file-browser-path=/&token={token}"
+
+
+def wait_until_up(process, port, token, timeout=90):
+    """True once the server answers with this token; False if it exited or never answered."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            status = httpx.get(f"http://127.0.0.1:{port}/api/status", params={"token": token})
+            if status.is_success:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _tail(path, lines=15):
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8888)
-    args = parser.parse_args()
-    command = lab_command(args.port)
-    os.execv(command[0], command)
+    parser.add_argument("--no-browser", action="store_true", help="only print the URL")
+    args = parser.parse_args(argv)
+    token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
+    command = lab_command(args.port, token=token, open_browser=not args.no_browser)
+    # port_retries=0: a busy port is an error to report, not a silently different URL.
+    command += ["--ServerApp.port_retries=0"]
+    print(f"Starting JupyterLab (its log: {LOG.name}) …", flush=True)
+    with LOG.open("w", encoding="utf-8") as log:
+        # stdin not a terminal: Ctrl-C stops Jupyter at once instead of asking in the log.
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=lab_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+        try:
+            if not wait_until_up(process, args.port, token):
+                process.terminate()
+                process.wait(10)
+                print(f"JupyterLab did not start. The end of {LOG.name}:\n{_tail(LOG)}")
+                if "is not available" in _tail(LOG):
+                    print(f"Port {args.port} is busy: `make lab LAB_PORT=8899`.")
+                return 1
+            print("Open this in your browser (Ctrl-C here stops JupyterLab):")
+            print(lesson_url(args.port, token), flush=True)
+            return process.wait()
+        except KeyboardInterrupt:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                process.wait(10)
+            print("\nJupyterLab stopped.")
+            return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

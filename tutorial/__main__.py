@@ -2,8 +2,9 @@
 
 exercises [--check]   write exercises/ from solutions/ (or list what differs)
 nav [--check]         write the < prev | Contents | next > cells of notebooks/ and solutions/
-clean-outputs         strip outputs and execution counts from every committed notebook
-progress              run your exercises/ headless and show which ones pass
+clean-outputs         strip outputs and execution counts, and put back the kernel metadata
+progress              run your saved exercises/ headless and show which ones pass
+watch                 check an exercise notebook again each time you save it
 """
 
 import argparse
@@ -56,24 +57,44 @@ def nav(args):
 
 
 def clean_outputs(args):
+    """Every notebook as committed: no outputs, and the metadata a fresh kernel writes.
+
+    Run it again after merging branches that add notebooks: it is how their metadata is made
+    the same as everyone's (it touches nothing else in them).
+    """
     changed = []
     for folder in nbs.FOLDERS:
         for path in sorted((Path(args.root) / folder).glob("*.ipynb")):
             nb = nbs.read(path)
-            if nbs.clear_outputs(nb) and nbs.write(nb, path):
+            cleared = nbs.clear_outputs(nb)
+            normalised = nbs.normalise_metadata(nb)
+            if (cleared or normalised) and nbs.write(nb, path):
                 changed.append(path)
     if changed:
-        print("Cleared outputs of:")
+        print("Cleared outputs or kernel metadata of:")
         _listed(changed, args.root)
     else:
-        print("No notebook had outputs.")
+        print("No notebook had outputs or other kernel metadata.")
     return 0
 
 
 def progress(args):
     from .progress import main
 
-    return main(args.root, timeout=args.timeout)
+    return main(args.root, timeout=args.timeout, limit=args.limit)
+
+
+def watch(args):
+    from .watch import main
+
+    return main(args.root, timeout=args.timeout, limit=args.limit)
+
+
+def _run_options(command):
+    command.add_argument("--timeout", type=float, default=60, help="seconds per cell")
+    command.add_argument(
+        "--limit", type=float, default=180, help="seconds per notebook, then its kernel is killed"
+    )
 
 
 def parse(argv):
@@ -87,12 +108,15 @@ def parse(argv):
     command = commands.add_parser("nav", help="write the nav cells of notebooks/ and solutions/")
     command.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
     command.set_defaults(run=nav)
-    commands.add_parser("clean-outputs", help="strip outputs from notebooks").set_defaults(
+    commands.add_parser("clean-outputs", help="strip outputs, reset kernel metadata").set_defaults(
         run=clean_outputs
     )
     command = commands.add_parser("progress", help="which of your exercises pass")
-    command.add_argument("--timeout", type=float, default=120, help="seconds per cell")
+    _run_options(command)
     command.set_defaults(run=progress)
+    command = commands.add_parser("watch", help="check an exercise again each time it is saved")
+    _run_options(command)
+    command.set_defaults(run=watch)
     return parser.parse_args(argv)
 
 

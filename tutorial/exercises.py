@@ -83,6 +83,7 @@ def make_exercise(solution, solution_path, root=nbs.ROOT, steps=None):
     if not regions:
         raise MarkerError(f"{solution_path.name}: no {BEGIN} region, so nothing to exercise")
     nb.cells.insert(0, _notice(solution_path.name))
+    nbs.normalise_metadata(nb)  # a learner's copy is never dirty because its kernel started
     exercise_path = nbs.exercise_path(solution_path.stem, root)
     return nav.apply(nb, exercise_path, root, steps)
 

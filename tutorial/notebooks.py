@@ -4,6 +4,7 @@ Every tool that writes a notebook (exercise generator, nav, clean-outputs) goes 
 so the JSON is always nbformat's and a file is only touched when its text changes.
 """
 
+import copy
 import re
 from pathlib import Path
 
@@ -11,7 +12,22 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("notebooks", "solutions", "exercises")
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+# The metadata JupyterLab writes into a notebook as soon as its kernel starts: `kernelspec` from
+# the python3 kernel's kernel.json (ipykernel's), `language_info` from the kernel's
+# kernel_info reply. A notebook committed with exactly these is not changed by being opened
+# (Lab compares before it sets), so it never shows up in `git status` or conflicts on `git pull`.
+# `make clean-outputs` puts them back. `language_info.version` is the Python of the tutorial's
+# set-up: with another Python, Lab writes that one, and clean-outputs takes it back out.
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3.13.0",
+}
 NUMBERED = re.compile(r"^(\d\d)_\w+\.ipynb$")
 # exercises/05_async_views_exercises.ipynb: a name of its own, so a lesson tab and its
 # exercise tab never read the same.
@@ -97,6 +113,18 @@ def clear_outputs(nb):
     return changed
 
 
+def normalise_metadata(nb):
+    """Give `nb` the kernelspec and language_info a fresh kernel writes; True if they changed.
+
+    Only these two keys of the notebook's metadata: anything else in it is kept as it is.
+    """
+    wanted = {"kernelspec": KERNELSPEC, "language_info": LANGUAGE_INFO}
+    changed = any(nb.metadata.get(key) != value for key, value in wanted.items())
+    for key, value in wanted.items():
+        nb.metadata[key] = copy.deepcopy(value)
+    return changed
+
+
 def has_outputs(nb):
     return any(
         c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)
@@ -127,18 +155,56 @@ def relative(path, root=ROOT):
         return str(path)
 
 
-def execute(nb, cwd, timeout=60):
+class NotebookStopped(Exception):
+    """The notebook did not run to its end: `executed` has the outputs of the cells that ran.
+
+    `cell_index` is the cell that was running, for `seconds`; `hung` says why: True when it still
+    ran at a time limit (the notebook's, then the kernel was killed, or the cell's, then the
+    kernel died of the interrupt), False when the kernel died on its own.
+    """
+
+    def __init__(self, executed, cell_index, seconds, hung):
+        why = "still running" if hung else "the kernel died"
+        super().__init__(f"{why} after {seconds:.0f} s in cell {cell_index}")
+        self.executed, self.cell_index, self.seconds, self.hung = (
+            executed,
+            cell_index,
+            seconds,
+            hung,
+        )
+
+
+class KernelDidNotStart(Exception):
+    """The kernel died or gave no answer before the first cell ran (its stderr is in the log)."""
+
+
+def execute(nb, cwd, timeout=60, limit=None, stderr=None):
     """Run `nb` (a copy) headless in a python3 kernel of this interpreter; return the copy.
 
-    Errors do not stop the run (allow_errors): the caller reads each cell's outputs.
+    Errors do not stop the run (allow_errors): the caller reads each cell's outputs. A cell
+    that runs longer than `timeout` is interrupted; a notebook still running after `limit`
+    seconds in all (code the interrupt cannot stop) has its kernel killed and raises
+    NotebookStopped, as does a kernel that dies (ipykernel 7 dies when interrupted in an endless
+    loop under a top-level await). The kernel's own stderr goes to `stderr` (a file), else
+    nowhere; a kernel that dies before the first cell runs raises KernelDidNotStart.
     """
-    import copy
+    import asyncio
     import subprocess
+
+    nb = copy.deepcopy(nb)
+    stderr = subprocess.DEVNULL if stderr is None else stderr
+    return asyncio.run(_execute(nb, cwd, timeout, limit, stderr))
+
+
+async def _execute(nb, cwd, timeout, limit, stderr):
+    import asyncio
+    import time
 
     import ipykernel.kernelspec
     from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpecManager
     from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
 
     class ThisInterpreter(KernelSpecManager):
         # Not whatever `python3` kernelspec is installed: this venv's Python, like nbval's
@@ -149,8 +215,22 @@ def execute(nb, cwd, timeout=60):
                 **ipykernel.kernelspec.get_kernel_dict(),
             )
 
-    nb = copy.deepcopy(nb)
     manager = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=ThisInterpreter())
+    running = []  # (index, start time) of the cells that started, the last one still running
+
+    def started(cell, cell_index):
+        running.append((cell_index, time.monotonic()))
+
+    def stopped():
+        """NotebookStopped for the cell that was running when the run ended."""
+        index, since = running[-1] if running else (0, time.monotonic())
+        if deadline.expired():  # nbclient turns our cancellation into DeadKernelError
+            return NotebookStopped(nb, index, limit, hung=True)
+        if time.monotonic() - since >= timeout:  # it died of the interrupt after `timeout`
+            return NotebookStopped(nb, index, timeout, hung=True)
+        return NotebookStopped(nb, index, time.monotonic() - since, hung=False)
+
+    deadline = asyncio.timeout(limit)
     client = NotebookClient(
         nb,
         km=manager,
@@ -158,12 +238,23 @@ def execute(nb, cwd, timeout=60):
         interrupt_on_timeout=True,  # a hung cell becomes an error in that cell; the rest runs
         allow_errors=True,
         record_timing=False,
+        shutdown_kernel="immediate",
+        on_cell_start=started,
         resources={"metadata": {"path": str(cwd)}},
     )
-    # The kernel process's own stderr (an "unencrypted TCP" warning) is noise here; what cells
-    # print comes over the kernel protocol.
-    # cleanup_kc: we made the kernel manager, so nbclient would leave the kernel running.
-    client.execute(cleanup_kc=True, stderr=subprocess.DEVNULL)
+    try:
+        async with deadline:
+            # cleanup_kc: we made the kernel manager, so nbclient would leave the kernel running.
+            await client.async_execute(cleanup_kc=True, stderr=stderr)
+    except Exception as error:  # TimeoutError from `deadline`, DeadKernelError, ...
+        if running and (deadline.expired() or isinstance(error, DeadKernelError)):
+            raise stopped() from error
+        if not running:
+            raise KernelDidNotStart(f"{type(error).__name__}: {error}") from error
+        raise
+    finally:
+        if manager.has_kernel:  # killed here if nbclient's own clean-up was cut short
+            await manager.shutdown_kernel(now=True)
     return nb
 
 

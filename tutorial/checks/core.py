@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SOLUTIONS = Path(__file__).resolve().parents[2] / "solutions"
+NOT_STARTED = "Not started"  # every "not started" hint opens with this (progress reads it)
 
 RED, GREEN, RESET = "\x1b[31m", "\x1b[32m", "\x1b[0m"
 
@@ -31,8 +32,21 @@ class ExerciseFailed(AssertionError):
         return [f"{RED}✗ {lines[0]}{RESET}", *lines[1:]]
 
 
-def fail(hint, *, kind="wrong"):
-    """Fail the current check with `hint` (one to three short lines, what to look at)."""
+# Kinds of failure that are about the exercise's concept, so the exercise's hint steps fit them:
+# "wrong" (the default of fail). Every other kind names its own mistake — "shape" (the value's
+# type, length or order, not the method), "not_started", "exception", "timeout",
+# "endless_loop", "blocked", "missing_await", "not_async", "not_sync", "setup", or a lesson's
+# own ("lazy_relation") — and gets no general step, unless the exercise lists it in `about`.
+CONCEPT = "wrong"
+
+
+def fail(hint, *, kind=CONCEPT):
+    """Fail the current check with `hint` (one to three short lines, what to look at).
+
+    Keep the default kind for a wrong answer to the exercise's question; say kind="shape" when
+    the value has the wrong type, length or order, where the hint steps about the method would
+    not fit.
+    """
     raise ExerciseFailed(hint, kind=kind)
 
 
@@ -82,15 +96,18 @@ def hint(exercise_id):
     print(next_hint(exercise_id))
 
 
-def exercise(lesson, name, *, hint=None, hints=None):
+def exercise(lesson, name, *, hint=None, hints=None, about=()):
     """Register a check function for exercise `name` of `lesson`, with its hint steps.
 
     `hints` is a tuple of steps, from where to look to closer (at least two); `hint` a single
-    step. The check's docstring opens with one sentence saying what it checks ("Check that ...").
+    step. `about` names other kinds of failure the steps fit (e.g. ("blocked",) when the
+    exercise is about keeping the loop free). The check's docstring opens with one sentence saying what it checks ("Check that ...").
     Calling the wrapped check prints `✓ ...` on success; on failure it raises ExerciseFailed
     whose message is the specific hint, then — for a wrong answer (not for a set-up problem, a
     forgotten await or an exception, which the specific hint already names) — the next step:
-    the first failure shows step 1, the next one step 2, then where the solution is.
+    the first failure shows step 1, the next one step 2, then where the solution is. A site
+    passed in that was stopped, or a call the check makes to a site that is gone, fails with
+    kind "setup" and says which cell to run again, not a traceback.
     """
     steps = tuple(hints) if hints else (hint,) if hint else ()
     if not steps:
@@ -108,19 +125,39 @@ def exercise(lesson, name, *, hint=None, hints=None):
 
         def failed(error):
             error.exercise = exercise_id
-            if error.kind == "wrong" and not any(step in error.hint for step in steps):
+            if error.kind == CONCEPT and error.hint.startswith(NOT_STARTED):
+                error.kind = "not_started"  # a check's own "Not started: ..." is not a wrong answer
+            fits = error.kind == CONCEPT or error.kind in about
+            if fits and not any(step in error.hint for step in steps):
                 error.hint = f"{error.hint}\n{next_hint(exercise_id)}"
             # Hide the check's own frames: the learner needs the hint, not our call stack.
             return error.with_traceback(None)
+
+        def broken_setup(error, args, kwargs):
+            """The check's own call failed because the site it was given is gone: say so."""
+            from .learner import setup_problem
+
+            problem = setup_problem(error, [*args, *kwargs.values()])
+            return failed(ExerciseFailed(problem, kind="setup")) if problem else None
+
+        def before(args, kwargs):
+            from .learner import stopped_site
+
+            stopped_site([*args, *kwargs.values()])
 
         if inspect.iscoroutinefunction(check):
 
             @functools.wraps(check)
             async def run(*args, **kwargs):
                 try:
+                    before(args, kwargs)
                     await check(*args, **kwargs)
                 except ExerciseFailed as error:
                     raise failed(error) from None
+                except Exception as error:
+                    if (setup := broken_setup(error, args, kwargs)) is None:
+                        raise
+                    raise setup from None
                 passed()
 
         else:
@@ -128,9 +165,14 @@ def exercise(lesson, name, *, hint=None, hints=None):
             @functools.wraps(check)
             def run(*args, **kwargs):
                 try:
+                    before(args, kwargs)
                     check(*args, **kwargs)
                 except ExerciseFailed as error:
                     raise failed(error) from None
+                except Exception as error:
+                    if (setup := broken_setup(error, args, kwargs)) is None:
+                        raise
+                    raise setup from None
                 passed()
 
         run.exercise_id = exercise_id

@@ -8,28 +8,26 @@ Mistakes named (each an ExerciseFailed with its `kind`):
   blocked       it blocked the event loop (time.sleep, a sync HTTP call, CPU work)
   missing_await a coroutine object (or a task) where a value was expected
   not_async / not_sync   `def` where `async def` was needed, or the reverse
+  setup         not their code: the companion site is stopped or gone (kernel restarted)
 """
 
 import asyncio
 import ctypes
 import inspect
-import linecache
 import sys
 import threading
 import time
 import traceback
-from pathlib import Path
 
-from .core import fail
+from ..tracebacks import is_library as _is_library
+from ..tracebacks import line_of
+from .core import NOT_STARTED, fail
 
 # The loop counts as blocked when one step of it took longer than this.
 BLOCKED_AFTER = 0.25
 _HEARTBEAT = 0.01
 _SAMPLE_EVERY = 0.02  # how often the sampler thread looks at the loop's thread
 _SUSPECT_AFTER = 0.05  # a heartbeat this late means the loop may be held
-_LIBRARY_PARTS = ("site-packages", "/lib/python3", "/tutorial/")
-# Every "not started" hint opens with this; `python -m tutorial progress` reads it back.
-NOT_STARTED = "Not started"
 _RAISE_AGAIN_EVERY = 0.05  # a learner's bare `except:` may swallow one interruption
 _BUSY_SHARE = 0.1  # a thread that used this share of a core while it ran was running code
 
@@ -127,15 +125,74 @@ def _where_in_learner_code(error):
     mine = [f for f in frames if not _is_library(f.filename)]
     if not mine:
         return ""
-    frame = mine[-1]
-    code = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
-    # ipykernel stores each cell as /tmp/ipykernel_<pid>/<hash>.py: call it what the learner sees.
-    place = "your cell" if "ipykernel_" in frame.filename else Path(frame.filename).name
-    return f"\n  at line {frame.lineno} of {place}: {code}"
+    return f"\n  at {line_of(mine[-1].filename, mine[-1].lineno)}"
 
 
-def _is_library(filename):
-    return any(part in filename for part in _LIBRARY_PARTS)
+def _chain(error):
+    """`error`, then its causes and contexts."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _refused_url(error):
+    """'http://127.0.0.1:PORT' when `error` is (or was caused by) a refused connection, else None."""
+    for link in _chain(error):
+        if type(link).__name__ == "ConnectError" or isinstance(link, ConnectionRefusedError):
+            try:
+                url = link.request.url  # httpx
+            except (AttributeError, RuntimeError):
+                return None
+            return f"{url.scheme}://{url.netloc.decode()}"
+    return None
+
+
+def _services(values):
+    """The background services (companion sites, PostgreSQL servers) among `values`."""
+    from ..services import Service
+
+    return [v for v in values if isinstance(v, Service)]
+
+
+def _rerun(service):
+    """'the companion site is not running … Run the set-up cell …' for `service`."""
+    site = type(service).__name__ == "Site"
+    what = "the companion site" if site else f"the {service.name} server"
+    again = " (`site = start_site()`)" if site else ""
+    return what, f"Run the set-up cell at the top again{again}, then this one."
+
+
+def setup_problem(error, values):
+    """One line saying what to re-run when `error` is a refused connection to a service among
+    `values` (a check's arguments, a notebook's variables) that is no longer running.
+
+    Only then: a refused connection to any other URL may be what the exercise is about.
+    """
+    url = _refused_url(error)
+    if url is None:
+        return None
+    for service in _services(values):
+        if (service.url or "").rstrip("/") == url and not service.running:
+            what, again = _rerun(service)
+            return (
+                f"Nothing answers at {url}: {what} is not running (a cell stopped it, "
+                f"or it exited). {again}"
+            )
+    return None
+
+
+def stopped_site(args):
+    """Fail with the set-up hint if an argument is a service (a companion site) that stopped."""
+    for service in _services(args):
+        if not service.running:
+            what, again = _rerun(service)
+            fail(
+                f"{what[0].upper()}{what[1:]} was stopped (`.stop()` ran, e.g. in Run All's last "
+                f"cell, or it exited). {again}",
+                kind="setup",
+            )
 
 
 def _raised_by_stub(error):
@@ -282,11 +339,8 @@ def _learner_line(frame):
     the learner's file too, but what runs there after the call is the check, not their code.
     """
     while frame is not None and frame.f_code not in _CALLS:
-        filename = frame.f_code.co_filename
-        if not _is_library(filename) and not filename.startswith("<frozen"):
-            code = linecache.getline(filename, frame.f_lineno).strip()
-            place = "your cell" if "ipykernel_" in filename else Path(filename).name
-            return f"line {frame.f_lineno} of {place}: {code}"
+        if not _is_library(frame.f_code.co_filename):
+            return line_of(frame.f_code.co_filename, frame.f_lineno)
         frame = frame.f_back
     return ""
 

@@ -2,7 +2,8 @@
 
 import httpx
 
-from ..site import _running, start_site
+from ..services import _running
+from ..site import start_site
 from .core import exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_sync

@@ -24,14 +24,6 @@ async def always_b(site):
     return "b"
 
 
-async def counts_once_at_the_end(site):
-    # Calls all three, then counts once: cannot tell which one it was; picks the first.
-    async with httpx.AsyncClient() as client:
-        for letter in "abc":
-            await client.get(f"{site.url}/conn/mystery/{letter}/")
-    return "a"
-
-
 async def find_leak_untouched(site):
     raise NotImplementedError
 

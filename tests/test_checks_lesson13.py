@@ -33,7 +33,6 @@ def test_counting_after_each_endpoint_finds_the_leak(postgres, capsys):
     [
         (answers.find_leak_untouched, "not_started", "Not started"),
         (answers.always_b, "wrong", "does not leak"),  # the shortcut: a letter, not a count
-        (answers.counts_once_at_the_end, "wrong", "does not leak"),
     ],
 )
 def test_wrong_leak_answers_fail_with_a_hint(postgres, answer, kind, phrase):

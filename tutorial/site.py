@@ -193,8 +193,10 @@ def start_site(
     }
     site = None
 
+    client = httpx.Client(timeout=2.0)  # one for every poll: a new one costs ~10 ms each time
+
     def answers(site):
-        return _answers(site, health_path)
+        return _answers(client, site, health_path)
 
     def attach(name, process, workdir, log, url=None):
         nonlocal site
@@ -224,14 +226,14 @@ def start_site(
                 postgres.stop()
         raise
     finally:
+        client.close()
         if server != "granian":
             sock.close()  # the child holds it now
 
 
-def _answers(site, health_path):
+def _answers(client, site, health_path):
     try:
-        with httpx.Client(timeout=2.0) as client:
-            response = client.get(site.url + health_path)
+        response = client.get(site.url + health_path)
     except httpx.TransportError:
         return False
     if response.status_code >= 500:  # it runs but is broken: waiting will not help

@@ -143,7 +143,7 @@ def test_a_typed_in_answer_never_reached_the_server(site):
     async def first_events(client, url, k):
         return [{"n": n} for n in range(k)]
 
-    assert "never saw you leave" in failure(first_events, site).hint
+    assert "did not send during this check" in failure(first_events, site).hint
 
 
 # 2 · read_for
@@ -202,7 +202,7 @@ def test_a_typed_in_read_for_is_named(site):
     async def read_for(client, url, seconds):
         return [{"n": n} for n in range(int(seconds / 0.1))]
 
-    assert "never saw you leave" in failure_of(checks.read_for, read_for, site).hint
+    assert "did not send during this check" in failure_of(checks.read_for, read_for, site).hint
 
 
 # 3 · ticks, served through Django's ASGI handler
@@ -310,3 +310,21 @@ def test_wrong_event_text_is_named():
             subscription.close()
 
     assert "expected three events" in failure_of(checks.ticks, ticks).hint
+
+
+def test_typed_in_data_after_opening_and_closing_the_stream_is_named(site):
+    async def first_events(client, url, k):
+        async with client.stream("GET", url):
+            pass  # opened and left: the server logs the leave
+        return [{"n": n} for n in range(k)]
+
+    assert "did not send during this check" in failure(first_events, site).hint
+
+
+def test_a_typed_in_read_for_that_touches_the_stream_is_named(site):
+    async def read_for(client, url, seconds):
+        async with client.stream("GET", url):
+            await asyncio.sleep(seconds)
+        return [{"n": n, "time": 0} for n in range(3)]
+
+    assert "did not send during this check" in failure_of(checks.read_for, read_for, site).hint

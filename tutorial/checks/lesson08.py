@@ -9,6 +9,7 @@ import asyncio
 import inspect
 import json
 import secrets
+import time
 
 import httpx
 
@@ -39,6 +40,18 @@ async def server_saw_leave(site, label, wait=LEAVE_WAIT):
         await asyncio.sleep(0.05)
 
 
+def _fail_unless_sent_in(result, started, ended, name):
+    """Each event's data carries the server's `time`: data typed in, or kept from another run, has
+    none inside this check's own window."""
+    for item in result:
+        sent = item.get("time") if isinstance(item, dict) else None
+        if not isinstance(sent, (int, float)) or not started <= sent <= ended:
+            fail(
+                f"{name} returned {item!r:.60}, which the stream did not send during this check "
+                "(each event's data has the server's `time`): return the data you read from it."
+            )
+
+
 async def _call(first_events, client, url):
     try:
         return await call_async(first_events, client, url, K, timeout=CHECK_TIMEOUT)
@@ -67,8 +80,10 @@ async def _call(first_events, client, url):
 async def first_events(first_events, site):
     """Check that first_events(client, url, k) returns the parsed data of the stream's first k events and leaves early, so the server sees the disconnect."""
     label = f"check-{secrets.token_hex(4)}"
+    started = time.time()
     async with httpx.AsyncClient(timeout=30) as client:
         result = await _call(first_events, client, stream_url(site, label))
+        ended = time.time()
         # Ask the server while our client is still open: closing it would close a forgotten
         # response too, and hide the mistake.
         left = await server_saw_leave(site, label)
@@ -89,6 +104,7 @@ async def first_events(first_events, site):
             f"Expected the data of the first {K} tick events, n = {list(range(K))}; "
             f"got n = {numbers!r:.80}."
         )
+    _fail_unless_sent_in(result, started, ended, "first_events")
     if not left:
         fail(
             f"The events are right, but the server never saw you leave (no 'stream cancelled' "
@@ -119,9 +135,11 @@ async def read_for(read_for, site):
     seconds = round(secrets.SystemRandom().uniform(0.4, 0.7), 2)
     url = f"{site.url}/stream/?count={TRICKLE_COUNT}&interval={TRICKLE_INTERVAL}&label={label}"
     limit = seconds + 1.5
+    started = time.time()
     async with httpx.AsyncClient(timeout=30) as client:
         try:
             result = await call_async(read_for, client, url, seconds, timeout=limit)
+            ended = time.time()
         except ExerciseFailed as error:
             if error.kind == "timeout":
                 fail(
@@ -144,6 +162,7 @@ async def read_for(read_for, site):
     if numbers != list(range(len(numbers))):
         fail(f"Expected the data of the first events in order, n = 0, 1, …; got n = {numbers!r:.80}",
              kind="shape")  # fmt: skip
+    _fail_unless_sent_in(result, started, ended, "read_for")
     if len(numbers) > seconds / TRICKLE_INTERVAL + 3:
         fail(f"{len(numbers)} events in {seconds} s is more than the stream sent by then: stop "
              "reading when the deadline passes.")  # fmt: skip

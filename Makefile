@@ -7,7 +7,7 @@ PYTEST    := $(BIN)/python -m pytest
 
 setup: $(STAMP)
 
-.PHONY: setup lab test lint format exercises progress watch clean-outputs kill-servers bench bench-quick clean
+.PHONY: setup lab test lint format exercises progress watch clean-outputs kill-servers bench bench-quick book hub-proxy hub clean
 
 # Set up: a venv with Python >= 3.12, requirements installed again only when they change,
 # and the repo on the venv's path so notebooks can `import tutorial` from any folder.
@@ -58,6 +58,28 @@ clean-outputs: $(STAMP)
 kill-servers: $(STAMP)
 	$(BIN)/python -m tutorial.services kill
 
+# The lessons as a static site (Sphinx + myst-nb), every lesson executed in a fresh kernel:
+# open docs/book/_build/html/index.html. Two lessons at a time, as make test runs them (BOOK_JOBS).
+BOOK_OUT  := docs/book/_build/html
+BOOK_JOBS ?= 2
+
+book: $(STAMP)
+	rm -rf $(BOOK_OUT)
+	$(BIN)/sphinx-build -j $(BOOK_JOBS) -q -c docs/book . $(BOOK_OUT)
+	@echo "built: $(BOOK_OUT)/index.html"
+
+# A workshop on one host (docs/instructors.md): the hub's proxy comes from the npm registry.
+HUB_PROXY := workshop/node_modules/.installed
+
+hub-proxy: $(HUB_PROXY)
+
+$(HUB_PROXY): workshop/package.json workshop/package-lock.json
+	cd workshop && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+hub: $(STAMP) $(HUB_PROXY)
+	$(BIN)/jupyterhub -f workshop/jupyterhub_config.py
+
 # GENERATOR=auto takes wrk when it is installed; the committed results used GENERATOR=asyncio.
 GENERATOR ?= auto
 
@@ -68,4 +90,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks --quick --generator $(GENERATOR)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache docs/book/_build

@@ -1,9 +1,15 @@
 """The load generator: closed-loop HTTP/1.1 keep-alive clients, bounded in count and in time.
 
 `concurrency` clients each open one connection, wait until all are connected, then send request
-after request until `duration` is over or the shared budget of `max_requests` is spent.
-Requests still out `grace` seconds after that are abandoned and counted as unfinished.
-Throughput counts the successes that ended within `duration`; latencies include the rest.
+after request for `warmup` + `duration` seconds or until the shared budget of `max_requests` is
+spent. Requests still out `grace` seconds after that are abandoned and counted as unfinished.
+The first `warmup` seconds are not measured: every client starts at the same instant, so the
+first round of requests queues together, which a steady server never sees. Throughput counts
+the successes within the `duration` after the warm-up, each by the share of its own time that
+falls in that window (`window_share`): a request half in the window counts one half, so a
+window shorter than a request's latency does not round the rate to 0 or to C per window.
+Latencies are those of the requests sent after the warm-up, including the ones that ended
+after it; `served` counts every success, the warm-up's included.
 
 Why not httpx here: its per-request overhead (~0.3 ms of CPU) caps one process at a few thousand
 requests/s, on the same two cores as the server. This client parses just enough HTTP/1.1
@@ -38,6 +44,14 @@ from tutorial.load import check_local
 MAX_CONCURRENCY = 5000
 MAX_DURATION = 60.0
 MAX_REQUESTS = 200_000
+
+
+def window_share(start, end, window_start, window_end):
+    """The fraction of a request's time [start, end] that lies inside the window."""
+    if end <= start:
+        return float(window_start <= end <= window_end)
+    overlap = min(end, window_end) - max(start, window_start)
+    return max(0.0, overlap) / (end - start)
 
 
 class GeneratorMissing(RuntimeError):
@@ -79,7 +93,7 @@ async def _read_response(reader):
     return status, keep_alive
 
 
-async def drive(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0):
+async def drive(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0, warmup=0.0):
     """Run the closed loop against `url`; return the raw outcome as a dict (see module doc)."""
     validate(url, concurrency, duration, max_requests)
     parts = urlsplit(url)
@@ -87,7 +101,7 @@ async def drive(url, *, concurrency, duration, max_requests, timeout=10.0, grace
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     request = f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: benchmarks\r\n\r\n"
     request = request.encode()
-    latencies, errors, in_window = [], Counter(), [0]
+    latencies, errors, in_window, served = [], Counter(), [0], [0]
     budget = [max_requests]
     go = asyncio.Event()
     connected = [0]
@@ -108,7 +122,8 @@ async def drive(url, *, concurrency, duration, max_requests, timeout=10.0, grace
         connected[0] += 1
         if connected[0] == concurrency:  # the last one in starts the clock for everyone
             state["t0"] = time.perf_counter()
-            state["stop_at"] = state["t0"] + duration
+            state["measure_from"] = state["t0"] + warmup
+            state["stop_at"] = state["measure_from"] + duration
             go.set()
         await go.wait()
         while budget[0] > 0 and time.perf_counter() < state["stop_at"]:
@@ -121,8 +136,11 @@ async def drive(url, *, concurrency, duration, max_requests, timeout=10.0, grace
                 status, keep_alive = await asyncio.wait_for(_read_response(reader), timeout)
                 if status < 400:
                     ended = time.perf_counter()
-                    latencies.append(ended - started)
-                    in_window[0] += ended <= state["stop_at"]
+                    served[0] += 1
+                    if started >= state["measure_from"]:
+                        latencies.append(ended - started)
+                    in_window[0] += window_share(started, ended, state["measure_from"],
+                                                 state["stop_at"])  # fmt: skip
                 else:
                     errors[f"HTTP {status}"] += 1
                 if not keep_alive:
@@ -139,7 +157,7 @@ async def drive(url, *, concurrency, duration, max_requests, timeout=10.0, grace
     tasks = [asyncio.create_task(client()) for _ in range(concurrency)]
     await go.wait()
     t0 = state["t0"]
-    done, pending = await asyncio.wait(tasks, timeout=duration + grace)
+    done, pending = await asyncio.wait(tasks, timeout=warmup + duration + grace)
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -155,6 +173,7 @@ async def drive(url, *, concurrency, duration, max_requests, timeout=10.0, grace
         "latencies": latencies,
         "window": duration,  # successes that ended within it give the throughput
         "in_window": in_window[0],
+        "served": served[0],  # every success, the warm-up's included: what the CPU was spent on
         "errors": sum(errors.values()),
         "error_kinds": dict(errors),
         # Each abandoned client had one request out that the server did not answer in time.
@@ -162,7 +181,8 @@ async def drive(url, *, concurrency, duration, max_requests, timeout=10.0, grace
     }
 
 
-def run_asyncio(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0, processes=1):
+def run_asyncio(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0, processes=1,
+                warmup=0.0):  # fmt: skip
     """Drive `url` from `processes` child processes (uvloop when installed); merge their results."""
     validate(url, concurrency, duration, max_requests)
     processes = max(1, min(processes, concurrency))
@@ -171,10 +191,11 @@ def run_asyncio(url, *, concurrency, duration, max_requests, timeout=10.0, grace
     for share in shares:
         command = [sys.executable, "-m", "benchmarks.loadgen", url, "--concurrency", str(share),
                    "--duration", str(duration), "--timeout", str(timeout), "--grace", str(grace),
+                   "--warmup", str(warmup),
                    "--max-requests", str(max(1, max_requests * share // concurrency))]  # fmt: skip
         children.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     outcomes = []
-    limit = duration + grace + timeout + 30  # connecting 1000 clients takes a moment too
+    limit = warmup + duration + grace + timeout + 30  # connecting 1000 clients takes a moment
     for child in children:
         try:
             out, err = child.communicate(timeout=limit)
@@ -187,7 +208,8 @@ def run_asyncio(url, *, concurrency, duration, max_requests, timeout=10.0, grace
     return merge(outcomes)
 
 
-def run_inline(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0, processes=1):
+def run_inline(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0, processes=1,
+               warmup=0.0):  # fmt: skip
     """Drive `url` from a new thread of this process, with an event loop of its own.
 
     For notebooks: no process to start (fast), and it works while the kernel's loop runs.
@@ -197,7 +219,7 @@ def run_inline(url, *, concurrency, duration, max_requests, timeout=10.0, grace=
     validate(url, concurrency, duration, max_requests)
     return run_in_fresh_loop(
         drive, url, concurrency=concurrency, duration=duration, max_requests=max_requests,
-        timeout=timeout, grace=grace, name="loadgen",
+        timeout=timeout, grace=grace, warmup=warmup, name="loadgen",
     )  # fmt: skip
 
 
@@ -213,6 +235,7 @@ def merge(outcomes):
         "elapsed": max(o["elapsed"] for o in outcomes),
         "latencies": [x for o in outcomes for x in o["latencies"]],
         "in_window": sum(o["in_window"] for o in outcomes),
+        "served": sum(o.get("served", len(o["latencies"])) for o in outcomes),
         "errors": sum(o["errors"] for o in outcomes),
         "error_kinds": dict(kinds),
         "unfinished": sum(o["unfinished"] for o in outcomes),
@@ -267,8 +290,11 @@ def parse_wrk(text, concurrency, budget=None):
     }
 
 
-def run_wrk(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0, processes=1):
-    """Drive `url` with wrk, bounded by duration and (through wrk_budget.lua) by max_requests."""
+def run_wrk(url, *, concurrency, duration, max_requests, timeout=10.0, grace=2.0, processes=1,
+            warmup=0.0):  # fmt: skip
+    """Drive `url` with wrk, bounded by duration and (through wrk_budget.lua) by max_requests.
+
+    wrk has no warm-up: its whole run is measured (`warmup` is accepted and not used)."""
     validate(url, concurrency, duration, max_requests)
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -308,6 +334,7 @@ def main(argv=None):
     parser.add_argument("--max-requests", type=int, required=True)
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--grace", type=float, default=2.0)
+    parser.add_argument("--warmup", type=float, default=0.0)
     args = parser.parse_args(argv)
     try:
         import uvloop  # part of uvicorn[standard]; a faster loop leaves more CPU to the server
@@ -317,7 +344,8 @@ def main(argv=None):
         runner = asyncio.run
     outcome = runner(
         drive(args.url, concurrency=args.concurrency, duration=args.duration,
-              max_requests=args.max_requests, timeout=args.timeout, grace=args.grace)
+              max_requests=args.max_requests, timeout=args.timeout, grace=args.grace,
+              warmup=args.warmup)
     )  # fmt: skip
     json.dump(outcome, sys.stdout)
 

@@ -2,13 +2,17 @@
 
 Each configuration gets a fresh server from tutorial.site on 127.0.0.1 (so its peak threads and
 memory are its own), then one bounded load run per concurrency level while a sampler watches
-the server's process tree. A server that fails to start, or a generator that is missing, is
-one clear line: the other configurations still run. No server is left behind (checked at the
-end).
+the server's process tree. The whole round is repeated (--repeats, 3 by default), one
+configuration after another each time, so a busy moment on the machine hits every
+configuration rather than all runs of one; the table shows the median and the spread. A server
+that fails to start, or a generator that is missing, is one clear line: the other
+configurations still run. No server is left behind (checked at the end).
 """
 
 import argparse
+import contextlib
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,9 +24,9 @@ from tqdm import tqdm
 from tutorial.hops import time_hops
 from tutorial.site import start_site
 
-from . import configs, loadgen, report
+from . import configs, database, held, loadgen, report
 from .sampler import PeakSampler
-from .stats import summarize
+from .stats import aggregate_all, summarize
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CEILING_CONCURRENCY = 200
@@ -35,13 +39,20 @@ def _args(argv):
     parser.add_argument("--quick", action="store_true", help="the quick run: ≤ 60 s")
     parser.add_argument("--configs", nargs="+", metavar="NAME", help="only these configurations")
     parser.add_argument("--levels", nargs="+", type=int, metavar="C", help="concurrency levels")
-    parser.add_argument("--duration", type=float, help="seconds of load per level")
+    parser.add_argument("--duration", type=float, help="seconds of load measured per level")
+    parser.add_argument("--warmup", type=float, help="seconds of load before it is measured")
     parser.add_argument("--max-requests", type=int, help="request budget per level")
     parser.add_argument("--delay", type=float, default=configs.DELAY, help="I/O delay, seconds")
+    parser.add_argument("--repeats", type=int, help=f"rounds (default {configs.REPEATS})")
+    parser.add_argument("--note", default="", help="a line for the header, e.g. 'shared machine'")
     parser.add_argument("--generator", default="auto", help="auto, asyncio or wrk")
     parser.add_argument("--processes", type=int, default=1, help="load generator processes")
     parser.add_argument("--no-hops", action="store_true", help="skip the one-hop microbenchmark")
     parser.add_argument("--no-ceiling", action="store_true", help="skip measuring the generator")
+    parser.add_argument("--no-held", action="store_true", help="skip the long-lived connections")
+    parser.add_argument("--no-database", action="store_true", help="skip the database section")
+    parser.add_argument("--held-levels", nargs="+", type=int, metavar="N",
+                        help="open streams held at once")  # fmt: skip
     parser.add_argument("--output", type=Path, default=RESULTS, help="results folder")
     return parser.parse_args(argv)
 
@@ -71,19 +82,27 @@ def describe(result, delay):
             f"server CPU {result.cpu_ms:.2f} ms per request")  # fmt: skip
 
 
-def measure(site, config, concurrency, *, options, generator):
-    """Load `site` with `config`'s URL at `concurrency`; a Result with peaks filled in."""
+def measure(site, config, concurrency, *, options, generator, sampling=None):
+    """Load `site` with `config`'s URL at `concurrency`; a Result with peaks filled in.
+
+    `sampling(site)`: a context manager with a `.peak` that watches something more during the
+    run (the database section counts PostgreSQL connections); it lands in `db_connections`.
+    """
     url = config.url(site.url, options.delay)
     budget = options.max_requests or request_budget(
-        concurrency, options.delay, options.duration, config.io
+        concurrency, options.delay, options.duration + options.warmup, config.io
     )
-    with PeakSampler(site.pids) as peak:
+    extra = sampling(site) if sampling else contextlib.nullcontext()
+    with PeakSampler(site.pids) as peak, extra:
         outcome = generator(url, concurrency=concurrency, duration=options.duration,
-                            max_requests=budget, timeout=options.timeout,
-                            grace=options.grace, processes=options.processes)  # fmt: skip
+                            max_requests=budget, timeout=options.timeout, grace=options.grace,
+                            processes=options.processes, warmup=options.warmup)  # fmt: skip
     result = summarize(config.name, outcome, delay=options.delay if config.io else None)
     result.peak_rss_mb, result.peak_threads = peak.rss / 2**20, peak.threads
-    result.cpu_ms = peak.cpu / result.ok * 1000 if result.ok else math.nan
+    if sampling:
+        result.db_connections = extra.peak
+    served = outcome.get("served", result.ok)  # the CPU was spent on the warm-up's requests too
+    result.cpu_ms = peak.cpu / served * 1000 if served else math.nan
     if outcome.get("error_kinds"):
         kinds = ", ".join(f"{k} ×{n}" for k, n in outcome["error_kinds"].items() if n)
         result.note = f"errors: {kinds}" if kinds else ""
@@ -99,7 +118,7 @@ def measure_ceiling(options, generator):
         outcome = generator(site.url + "/hello/", concurrency=CEILING_CONCURRENCY,
                             duration=options.duration, max_requests=loadgen.MAX_REQUESTS,
                             timeout=options.timeout, grace=options.grace,
-                            processes=options.processes)  # fmt: skip
+                            processes=options.processes, warmup=options.warmup)  # fmt: skip
     return summarize("ceiling", outcome).throughput
 
 
@@ -134,15 +153,19 @@ def restart_reason(site, result):
     return None
 
 
-def run_configuration(config, levels, *, options, generator, bar, failures):
-    """All levels of one configuration; restarts its server after a level left requests unanswered."""
+def run_configuration(config, levels, *, options, generator, bar, failures, sampling=None):
+    """One configuration at each of `levels` in turn (repeats included), on one server.
+
+    Restarts the server after a level that left requests unanswered.
+    """
     results, site = [], None
     try:
         for concurrency in levels:
             if site is None:
                 site = start_site(config.server, **config.site)
                 warm_up(site, config)
-            result = measure(site, config, concurrency, options=options, generator=generator)
+            result = measure(site, config, concurrency, options=options, generator=generator,
+                             sampling=sampling)  # fmt: skip
             restart = restart_reason(site, result)
             if restart:
                 # Queued requests would keep the server busy into the next level: start afresh.
@@ -163,25 +186,50 @@ def run_configuration(config, levels, *, options, generator, bar, failures):
     return results
 
 
-def compare(names, levels, *, duration=1.0, delay=configs.DELAY, grace=3.0):
+def run_rounds(chosen, levels, *, repeats, options, generator, failures, fresh_servers=True,
+               sampling=None):  # fmt: skip
+    """Every single run's Result: `repeats` runs of each configuration at each level.
+
+    fresh_servers=True: `repeats` rounds over all configurations, a new server each time (a
+    busy moment on the machine then hits every configuration, not all runs of one).
+    False (the quick run): one server per configuration, its levels run `repeats` times each.
+    A configuration that failed once is not tried again.
+    """
+    runs, failed = [], set()
+    total = repeats * sum(len(config.levels(levels)) for config in chosen)
+    rounds = repeats if fresh_servers else 1
+    per_round = 1 if fresh_servers else repeats
+    with tqdm(total=total, unit="run", file=sys.stderr) as bar:
+        for round_ in range(rounds):
+            for config in chosen:
+                if config.name in failed:
+                    bar.update(per_round * len(config.levels(levels)))
+                    continue
+                bar.set_description(f"{round_ + 1}/{rounds} {config.name[:36]}")
+                before = len(failures)
+                repeated = [c for c in config.levels(levels) for _ in range(per_round)]
+                runs += run_configuration(config, repeated, options=options, generator=generator,
+                                          bar=bar, failures=failures, sampling=sampling)  # fmt: skip
+                if len(failures) > before:
+                    failed.add(config.name)
+    return runs
+
+
+def compare(names, levels, *, duration=1.0, delay=configs.DELAY, grace=3.0, repeats=1):
     """Run the configurations `names` at each concurrency in `levels` now; return their Results.
 
-    For a notebook: no report is written and no generator ceiling is measured. Look a result
-    up with `results_by(results)[name, concurrency]`.
+    For a notebook: no report is written and no generator ceiling is measured. With
+    `repeats` > 1 each Result is the median of that many runs, its `spread` the range. Look a
+    result up with `results_by(results)[name, concurrency]`.
     """
     options = _args(["--duration", str(duration), "--delay", str(delay)])
-    options.timeout, options.grace = 10.0, grace
-    results, failures = [], []
-    chosen = configs.select(names)
-    with tqdm(total=len(chosen) * len(levels), unit="run", file=sys.stderr) as bar:
-        for config in chosen:
-            bar.set_description(config.name[:40])
-            results += run_configuration(config, levels, options=options,
-                                         generator=loadgen.run_inline, bar=bar,
-                                         failures=failures)  # fmt: skip
+    options.timeout, options.grace, options.warmup = 10.0, grace, min(0.5, duration / 2)
+    failures = []
+    runs = run_rounds(configs.select(names), levels, repeats=repeats, options=options,
+                      generator=loadgen.run_inline, failures=failures)  # fmt: skip
     if failures:
         raise RuntimeError("; ".join(failures))
-    return results
+    return aggregate_all(runs)
 
 
 def results_by(results):
@@ -196,7 +244,9 @@ def leftover_servers():
 
 def main(argv=None):
     options = _args(argv)
-    options.duration = options.duration or (1.5 if options.quick else 4.0)
+    options.duration = options.duration or (0.8 if options.quick else 1.2)
+    options.warmup = options.warmup if options.warmup is not None else 0.4
+    options.repeats = options.repeats or configs.REPEATS
     # Grace: time for the requests still out when the load stops to come back (not errors).
     options.timeout, options.grace = 10.0, (3.0 if options.quick else 10.0)
     levels = options.levels or (configs.QUICK_LEVELS if options.quick else configs.LEVELS)
@@ -227,17 +277,44 @@ def main(argv=None):
             failures.append(f"ceiling not measured: {type(error).__name__}: {error}")
             print(f"✗ {failures[-1]}")
 
-    results = []
-    with tqdm(total=len(chosen) * len(levels), unit="run", file=sys.stderr) as bar:
-        for config in chosen:
-            bar.set_description(config.name[:40])
-            results += run_configuration(
-                config, levels, options=options, generator=generator, bar=bar, failures=failures
-            )
+    runs = run_rounds(chosen, levels, repeats=options.repeats, options=options,
+                      generator=generator, failures=failures,
+                      fresh_servers=not options.quick)  # fmt: skip
+    results = aggregate_all(runs)
+
+    sections, extra = [], {}
+    if not options.no_held:
+        settle = 1.5 if options.quick else 3.0
+        held_levels = options.held_levels or (held.QUICK_LEVELS if options.quick else held.LEVELS)
+        extensions = held.load_extensions()
+        print(
+            "Long-lived connections"
+            + (f" (with {', '.join(extensions)})" if extensions else "")
+            + ":"
+        )
+        held_results = held.run(held.select(quick=options.quick), held_levels, settle=settle,
+                                failures=failures)  # fmt: skip
+        sections.append(held.markdown(held_results, settle=settle))
+        extra["held"] = [r.as_dict() for r in held_results]
+
+    if not options.no_database:
+        print("A database in the loop:")
+        db_chosen = database.select(quick=options.quick)
+        db_levels = database.QUICK_LEVELS if options.quick else database.LEVELS
+        db_repeats = 1 if options.quick else options.repeats  # quick: one run each, ≤ 60 s in all
+        db_runs = database.run(db_chosen, db_levels, repeats=db_repeats, options=options,
+                               generator=generator, failures=failures,
+                               fresh_servers=not options.quick)  # fmt: skip
+        db_results = aggregate_all(db_runs)
+        if db_results:
+            sections.append(database.markdown(db_results, delay=options.delay, repeats=db_repeats,
+                                              whys={c.name: c.why for c in db_chosen}))  # fmt: skip
+        extra["database"] = [r.as_dict() for r in db_results]
+        extra["database_runs"] = [r.as_dict() for r in db_runs]
 
     hops = None
     if not options.no_hops:
-        hops = time_hops(n=300)
+        hops = time_hops(n=100 if options.quick else 300)
         for hop, us in hops.items():
             print(f"  hop {hop}: {us:.1f} µs")
 
@@ -250,11 +327,15 @@ def main(argv=None):
 
     stem = "quick" if options.quick else "full"
     whys = {c.name: c.why for c in chosen}
+    info["note"] = options.note
+    info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     text = report.markdown(results, info=info, generator=f"{name} ({why})", ceiling=ceiling,
                            delay=options.delay, hops=hops, failures=failures, whys=whys,
+                           sections=sections,
                            title=f"Benchmark ({stem} run, {time.perf_counter() - started:.0f} s)")  # fmt: skip
     paths = report.save(results, options.output, stem, text=text, info=info, generator=name,
-                        ceiling=ceiling, delay=options.delay, hops=hops)  # fmt: skip
+                        ceiling=ceiling, delay=options.delay, hops=hops, runs=runs,
+                        extra=extra)  # fmt: skip
     print(f"Wrote {', '.join(str(p) for p in paths if p.exists())} "
           f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
     return results, failures

@@ -23,7 +23,35 @@ def tree_usage(pids):
     return rss, threads, cpu
 
 
-class PeakSampler:
+class Sampling:
+    """A context manager that calls `self._sample()` on entry, every `interval` s, and on exit."""
+
+    name = "sampler"
+
+    def __init__(self, interval=INTERVAL):
+        self._interval = interval
+        self._stop = threading.Event()
+
+    def _sample(self):
+        raise NotImplementedError
+
+    def _run(self):
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def __enter__(self):
+        self._sample()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+class PeakSampler(Sampling):
     """`with PeakSampler(site.pids) as peak: ...` then `peak.rss`, `peak.threads`, `peak.cpu`.
 
     A background thread asks `pids()` for the tree each time (gunicorn replaces workers, uvicorn
@@ -31,9 +59,11 @@ class PeakSampler:
     meanwhile: unlike req/s it hardly changes when other programs compete for the cores.
     """
 
+    name = "peak-sampler"
+
     def __init__(self, pids, interval=INTERVAL):
-        self._pids, self._interval = pids, interval
-        self._stop = threading.Event()
+        super().__init__(interval)
+        self._pids = pids
         self.rss = self.threads = self.samples = 0
         self._first_cpu, self._last_cpu = None, {}
 
@@ -50,18 +80,3 @@ class PeakSampler:
             self._first_cpu = cpu
         self._last_cpu.update(cpu)  # a process that exits keeps its last reading
         self.samples += 1
-
-    def _run(self):
-        while not self._stop.wait(self._interval):
-            self._sample()
-
-    def __enter__(self):
-        self._sample()
-        self._thread = threading.Thread(target=self._run, name="peak-sampler", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self._sample()

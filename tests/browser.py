@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tools.lab import lab_command
+from tools.lab import lab_command, lab_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "screenshots"
@@ -73,7 +73,7 @@ class Lab:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
-            **os.environ,
+            **lab_env(),
             "JUPYTERLAB_SETTINGS_DIR": str(settings),
             "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
         }

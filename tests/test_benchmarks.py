@@ -9,9 +9,9 @@ import socket
 import psutil
 import pytest
 
-from benchmarks import configs, loadgen, report, run
+from benchmarks import configs, database, held, loadgen, report, run
 from benchmarks.sampler import PeakSampler
-from benchmarks.stats import ideal_throughput, percentile, summarize
+from benchmarks.stats import aggregate, aggregate_all, ideal_throughput, percentile, summarize
 from tutorial.site import start_site
 
 WRK_OUTPUT = """\
@@ -99,10 +99,62 @@ def test_throughput_counts_only_what_ended_within_the_load_window():
     assert result.ratio == pytest.approx(80 / 1.5 / 100)
 
 
+def test_a_request_counts_by_the_share_of_its_time_inside_the_window():
+    assert loadgen.window_share(0.0, 1.0, 0.5, 2.0) == pytest.approx(0.5)  # half inside
+    assert loadgen.window_share(1.0, 1.5, 0.5, 2.0) == 1.0  # wholly inside
+    assert loadgen.window_share(0.0, 4.0, 1.0, 2.0) == pytest.approx(0.25)  # longer than it
+    assert loadgen.window_share(2.5, 3.0, 0.5, 2.0) == 0.0  # after it
+    # A closed loop of 10 clients, requests of 0.7 s, a 0.5 s window: 10 / 0.7 req/s, not 0 or 20.
+    shares = [loadgen.window_share(k * 0.7 + c * 0.07, (k + 1) * 0.7 + c * 0.07, 2.0, 2.5)
+              for c in range(10) for k in range(10)]  # fmt: skip
+    assert sum(shares) / 0.5 == pytest.approx(10 / 0.7, rel=0.01)
+
+
 def test_summarize_without_delay_has_no_ratio_and_refuses_zero_elapsed():
     assert summarize("hello", outcome([0.001] * 10)).ratio is None
     with pytest.raises(ValueError):
         summarize("x", outcome([0.1], elapsed=0.0), delay=0.1)
+
+
+def test_repeats_are_summarised_by_their_median_with_the_spread_and_total_counts():
+    runs = [
+        summarize("x", outcome([0.1] * n, errors=e), delay=0.1)
+        for n, e in ((60, 0), (100, 1), (80, 0))
+    ]
+    for r, cpu in zip(runs, (0.5, 0.9, 0.7), strict=True):
+        r.cpu_ms = cpu
+    row = aggregate(runs)
+    assert row.repeats == 3
+    assert row.throughput == pytest.approx(40.0)  # the median of 30, 50, 40 req/s
+    assert row.low_high("throughput") == pytest.approx((30.0, 50.0))
+    assert row.cpu_ms == pytest.approx(0.7) and row.low_high("cpu_ms") == pytest.approx((0.5, 0.9))
+    assert row.ok == 240 and row.errors == 1  # totals: an error in any run shows
+    single = summarize("y", outcome([0.1] * 10), delay=0.1)
+    assert aggregate([single]).low_high("ratio") == (single.ratio, single.ratio)
+
+
+def test_aggregating_refuses_to_mix_configurations_and_keeps_the_order():
+    a1, a2 = (summarize("a", outcome([0.1] * 4), delay=0.1) for _ in range(2))
+    b = summarize("b", outcome([0.1] * 4), delay=0.1)
+    with pytest.raises(ValueError):
+        aggregate([a1, b])
+    with pytest.raises(ValueError):
+        aggregate([])
+    assert [(r.config, r.repeats) for r in aggregate_all([a1, b, a2])] == [("a", 2), ("b", 1)]
+
+
+def test_the_fair_thread_pools_are_sized_for_the_levels_measured():
+    pools = {threads * configs.CORES for threads in configs.FAIR_THREADS}
+    assert max(pools) >= max(configs.LEVELS) and min(pools) >= 200  # workers × threads ≥ C
+    names = [c.name for c in configs.CONFIGURATIONS]
+    for threads in (configs.GTHREAD_THREADS, *configs.FAIR_THREADS):
+        assert f"django sync (gunicorn gthread {configs.CORES}×{threads})" in names
+    blocking = next(c for c in configs.CONFIGURATIONS if c.own_levels)
+    assert blocking.levels([1, 50, 200, 1000]) == list(blocking.own_levels)
+    capped = next(c for c in configs.CONFIGURATIONS if c.max_concurrency)
+    assert capped.levels([1, 50, 200, 1000]) == [
+        c for c in (1, 50, 200, 1000) if c <= capped.max_concurrency
+    ]
 
 
 def test_wrk_output_is_parsed_into_the_same_outcome():
@@ -159,10 +211,15 @@ def test_markdown_report_has_the_machine_the_ratio_and_a_reason_below_half():
         whys={"slow": "because it is slow"},
     )
     assert "cores" in text and "django" in text and "1234 req/s" in text
-    assert "| slow | 10 | 5 | 100 | 0.05 |" in text
-    assert "| by wrk | 50 | 483 | 500 | 0.97 | 101 | 106 | 15 | n/a |" in text  # wrk: unknown
+    assert "| slow | 10 | — | 0.05 | 5 | 100 |" in text  # CPU ms/req first: none measured here
+    assert "| by wrk | 50 | — | 0.97 | 483 | 500 | 101 | 106 | 15 | n/a |" in text  # wrk: unknown
     assert "**slow**: because it is slow" in text
     assert "Trivial views" in text
+    repeated = aggregate([summarize("twice", outcome([0.1] * n), delay=0.1) for n in (10, 30)])
+    info = {**report.machine(), "note": "shared with other work"}
+    text = report.markdown([repeated], info=info, generator="asyncio", ceiling=None, delay=0.1)
+    assert "| twice | 10 | — | 0.10 (0.05–0.15) | 10 (5–15) |" in text  # median (lowest–highest)
+    assert "**shared with other work**" in text and "median of 2 runs" in text
 
 
 # --- bounded, local only --------------------------------------------------------------------
@@ -288,12 +345,20 @@ def test_tiny_run_writes_a_report_and_leaves_no_server(tmp_path, capsys):
             "--no-ceiling",
             "--generator",
             "asyncio",  # wrk has no request budget: this run counts its requests
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--no-held",
+            "--no-database",
             "--output",
             str(tmp_path),
         ]
     )
     assert failures == []
-    assert [(r.config, r.concurrency, r.ok) for r in results] == [(n, 2, 6) for n in names]
+    assert [(r.config, r.concurrency, r.ok, r.repeats) for r in results] == [
+        (n, 2, 6, 1) for n in names
+    ]
     assert all(r.ratio is not None and r.peak_threads > 0 for r in results)
     text = (tmp_path / "full.md").read_text()
     assert all(name in text for name in names)
@@ -311,13 +376,14 @@ def test_a_failing_server_and_a_missing_generator_are_one_line_each(tmp_path, mo
     monkeypatch.setattr(loadgen.shutil, "which", lambda name: None)  # no wrk here
     argv = ["--configs", "broken", "starlette async (uvicorn)", "--generator", "wrk",
             "--levels", "1", "--duration", "0.2", "--max-requests", "2", "--no-hops",
-            "--no-ceiling", "--output", str(tmp_path)]  # fmt: skip
+            "--no-ceiling", "--no-held", "--no-database", "--repeats", "2", "--warmup", "0",
+            "--output", str(tmp_path)]  # fmt: skip
     results, failures = run.main(argv)
-    assert len(failures) == 2
+    assert len(failures) == 2  # the broken one is not tried again in the second round
     assert "wrk is not installed" in failures[0]
     assert failures[1].startswith("broken: SiteFailedToStart")
     assert "Load generator: asyncio (wrk is not installed" in capsys.readouterr().out
-    assert [r.config for r in results] == ["starlette async (uvicorn)"]  # the others still ran
+    assert [(r.config, r.repeats) for r in results] == [("starlette async (uvicorn)", 2)]
     assert "broken: SiteFailedToStart" in (tmp_path / "full.md").read_text()
     assert not psutil.Process().children(recursive=True)
 
@@ -325,3 +391,90 @@ def test_a_failing_server_and_a_missing_generator_are_one_line_each(tmp_path, mo
 def test_an_unknown_configuration_stops_before_anything_starts(capsys):
     with pytest.raises(SystemExit, match="unknown configuration"):
         run.main(["--configs", "no such thing", "--output", "/nonexistent"])
+
+
+# --- long-lived connections -----------------------------------------------------------------
+
+
+def test_streams_that_never_get_an_event_are_not_counted_as_served():
+    with socket.socket() as silent:  # accepts connections, never answers: a full thread pool
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/stream/"
+        served, errors, seconds, seen = asyncio.run(
+            held.hold(url, 3, settle=0.3, timeout=5, while_held=lambda: asyncio.sleep(0, "held"))
+        )
+    assert (served, errors, seen) == (0, 0, "held") and math.isnan(seconds)
+
+
+def test_held_streams_are_counted_and_refused_beyond_bounds():
+    with pytest.raises(ValueError):
+        asyncio.run(held.hold("http://127.0.0.1:1/", held.MAX_HELD + 1))
+    with pytest.raises(ValueError):
+        asyncio.run(held.hold("http://example.com/", 1))
+    peer = next(c for c in held.CONFIGURATIONS if "starlette" in c.name)
+    result = held.measure(peer, 5, settle=1.0)
+    assert (result.held, result.served, result.connect_errors) == (5, 5, 0)
+    assert result.threads == result.idle_threads  # coroutines, not threads
+    assert result.probe_ms is not None
+    text = held.markdown([result], settle=1.0)
+    assert "| starlette async (uvicorn) | sse | 5 | 5 |" in text and "0.00" in text
+
+
+def test_the_held_table_names_the_pool_a_sync_server_has():
+    pool = next(c for c in held.CONFIGURATIONS if c.threads())
+    assert pool.threads() == configs.CORES * configs.FAIR_THREADS[0]
+    assert "/stream/sync/" in pool.path  # a sync generator: under WSGI an async one is buffered
+
+
+# --- a database in the loop ------------------------------------------------------------------
+
+
+def tiny_options():
+    options = run._args(["--duration", "0.3", "--warmup", "0", "--max-requests", "8"])
+    options.timeout, options.grace = 10.0, 3.0
+    return options
+
+
+def test_the_database_section_counts_the_connections_postgres_saw():
+    pooled = next(
+        c for c in database.CONFIGURATIONS if c.name == "db: django async, pool (uvicorn)"
+    )
+    failures = []
+    runs = database.run([pooled], [4], repeats=1, options=tiny_options(),
+                        generator=loadgen.run_inline, failures=failures)  # fmt: skip
+    assert failures == [] and [r.ok for r in runs] == [8]
+    assert 1 <= runs[0].db_connections <= 4  # psycopg's pool: 4 connections per process at most
+    text = database.markdown(runs, delay=0.1, whys={pooled.name: "why"})
+    assert f"| {pooled.name} | 4 |" in text and "**db: django async, pool (uvicorn)**: why" in text
+    assert not psutil.Process().children(recursive=True)
+
+
+def test_without_postgresql_the_database_section_is_one_line(monkeypatch, capsys):
+    def unavailable():
+        raise RuntimeError("no PostgreSQL server binaries on this machine")
+
+    monkeypatch.setattr(database, "start_postgres", unavailable)
+    failures = []
+    runs = database.run(database.CONFIGURATIONS, [4], repeats=1, options=tiny_options(),
+                        generator=loadgen.run_inline, failures=failures)  # fmt: skip
+    assert runs == [] and len(failures) == 1
+    assert failures[0].startswith("database in the loop: PostgreSQL not available: RuntimeError")
+    assert "✗ database in the loop" in capsys.readouterr().out
+
+
+def test_another_kind_of_held_connection_can_join_the_table(monkeypatch):
+    async def open_nothing(url, first_event, *, timeout):
+        first_event.set()
+
+    extra = held.HeldConfiguration("websocket thing", "uvicorn", "/ws/", kind="websocket")
+    monkeypatch.setattr(held, "OPENERS", dict(held.OPENERS))
+    monkeypatch.setattr(held, "CONFIGURATIONS", held.CONFIGURATIONS)
+    monkeypatch.setattr(held, "QUICK", held.QUICK)
+    monkeypatch.setattr(held, "FULL", held.FULL)
+    held.register("websocket", open_nothing, [extra], quick=[extra.name])
+    assert held.OPENERS["websocket"] is open_nothing
+    assert extra in held.select(quick=True) and extra in held.select()
+    assert held.load_extensions() == [
+        n for n in held.EXTENSIONS if __import__("importlib").util.find_spec(n)
+    ]

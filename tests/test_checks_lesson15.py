@@ -1,12 +1,19 @@
-"""The lesson 15 check accepts the right arithmetic and names each usual wrong one."""
+"""The lesson 15 checks accept the right method and name each usual wrong one, shortcuts included.
+
+The checks make up fresh inputs on every call, so each wrong answer below is tried against
+several random runs (REPEAT) and must fail every time.
+"""
 
 import asyncio
+import math
 
 import pytest
 
 from tutorial.checks import ExerciseFailed
 from tutorial.checks import lesson15 as checks
 from tutorial.site import start_site
+
+REPEAT = 5
 
 
 @pytest.fixture(scope="module")
@@ -15,17 +22,25 @@ def site():
         yield running
 
 
-def run(answer, site):
-    asyncio.run(checks.throughput_and_ratio(answer, site))
-
-
-def failure(answer, site):
+def failure(check, answer, *args):
     with pytest.raises(ExerciseFailed) as caught:
-        run(answer, site)
+        result = check(answer, *args)
+        if asyncio.iscoroutine(result):
+            asyncio.run(result)
     return caught.value
 
 
-# The right answer: what the solution notebook does.
+def assert_refused(check, answer, *args, kind="wrong", phrase=""):
+    for _ in range(REPEAT if not args else 1):
+        error = failure(check, answer, *args)
+        assert error.kind == kind, error.hint
+        assert phrase in error.hint
+        if kind == "wrong":
+            assert "Hint" in error.hint or "worked answer" in error.hint
+        assert len(error.hint.splitlines()) <= 5
+
+
+# --- 1. throughput and ratio: the right answer is what the solution notebook does -----------
 
 
 def throughput_and_ratio(result, delay):
@@ -34,21 +49,23 @@ def throughput_and_ratio(result, delay):
     return throughput, throughput / (result.concurrency / delay)
 
 
-def test_the_right_answer_passes(site, capsys):
-    run(throughput_and_ratio, site)
+def test_the_right_throughput_passes(site, capsys):
+    asyncio.run(checks.throughput_and_ratio(throughput_and_ratio, site))
     assert "✓" in capsys.readouterr().out
 
 
-def test_the_check_knows_the_answers_it_expects():
-    for result, delay in checks._made_up_runs():
-        assert checks.expected(result, delay) == pytest.approx(throughput_and_ratio(result, delay))
+def test_the_made_up_runs_change_from_call_to_call():
+    first, second = checks._made_up_runs(), checks._made_up_runs()
+    assert [(len(r.records), r.elapsed, d) for r, d in first] != [
+        (len(r.records), r.elapsed, d) for r, d in second
+    ]
 
 
-def test_untouched_exercise_fails_with_not_started(site):
+def test_untouched_throughput_fails_with_not_started(site):
     def untouched(result, delay):
         raise NotImplementedError
 
-    assert failure(untouched, site).kind == "not_started"
+    assert failure(checks.throughput_and_ratio, untouched, site).kind == "not_started"
 
 
 def counts_failures_too(result, delay):
@@ -82,6 +99,10 @@ def a_dict(result, delay):
     return {"throughput": throughput, "ratio": ratio}
 
 
+def ready_made(result, delay):  # the shortcut: LoadResult already has the figure
+    return result.throughput, result.throughput / (result.concurrency / delay)
+
+
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
@@ -91,25 +112,204 @@ def a_dict(result, delay):
         (ideal_times, "upside down"),
         (from_latencies, "throughput should be"),
         (a_dict, "Return a tuple"),
+        (ready_made, "ready-made"),
     ],
 )
-def test_each_wrong_answer_is_named(answer, phrase, site):
-    error = failure(answer, site)
-    assert error.kind == "wrong"
-    assert phrase in error.hint
-    assert "Hint:" in error.hint
+def test_each_wrong_throughput_is_named(answer, phrase, site):
+    assert_refused(checks.throughput_and_ratio, answer, site, phrase=phrase)
 
 
-def test_async_def_is_refused(site):
+def test_async_def_throughput_is_refused(site):
     async def throughput_and_ratio(result, delay):
         return 1.0, 1.0
 
-    assert failure(throughput_and_ratio, site).kind == "not_sync"
+    assert failure(checks.throughput_and_ratio, throughput_and_ratio, site).kind == "not_sync"
 
 
 def test_a_crash_shows_the_learners_line(site):
     def throughput_and_ratio(result, delay):
         return result.throughput_of_everything, 0.0
 
-    error = failure(throughput_and_ratio, site)
+    error = failure(checks.throughput_and_ratio, throughput_and_ratio, site)
     assert error.kind == "exception" and "AttributeError" in error.hint
+
+
+# --- 2. the bottleneck: the method the lesson teaches ----------------------------------------
+
+
+def bottleneck(rows, facts):
+    top = max(rows, key=lambda r: r.concurrency)
+    if top.ratio >= 0.8:
+        return "none"
+    if top.throughput <= 1.2 / facts["delay"]:
+        return "loop"
+    pool = facts["threads"]
+    if pool and pool < top.concurrency and top.throughput <= 1.2 * pool / facts["delay"]:
+        return "threads"
+    if top.throughput * top.cpu_ms / 1000 >= 0.75 * facts["processes"]:
+        return "cpu"
+    return "unknown"
+
+
+def test_the_right_bottleneck_passes_every_time(capsys):
+    for _ in range(20):
+        checks.bottleneck(bottleneck)
+    assert capsys.readouterr().out.count("✓") == 20
+
+
+def test_each_bottleneck_appears_with_a_decoy_pool_and_the_top_level_hidden_in_the_middle():
+    for _ in range(20):
+        for lowest_first in (True, False):
+            rows, facts = checks._made_up_bottleneck("cpu", decoy=True, lowest_first=lowest_first)
+            top = max(rows, key=lambda r: r.concurrency)
+            assert facts["threads"] > top.concurrency  # a pool that is not the limit
+            assert rows[0] is not top and rows[-1] is not top
+            assert (rows[0] if lowest_first else rows[-1]).concurrency == 1
+
+
+def reads_the_first_row(rows, facts):
+    return bottleneck(rows[:1] * 2, facts)
+
+
+def reads_the_last_row(rows, facts):
+    return bottleneck(rows[-1:], facts)
+
+
+def pool_means_threads(rows, facts):  # the shortcut: judge by the configuration, not the figures
+    answer = bottleneck(rows, facts)
+    return "threads" if facts["threads"] and answer == "cpu" else answer
+
+
+def always_cpu(rows, facts):
+    return "cpu"
+
+
+def a_description(rows, facts):
+    return "the CPU is the limit"
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (reads_the_first_row, ""),
+        (reads_the_last_row, ""),
+        (pool_means_threads, "CPU"),
+        (always_cpu, ""),
+        (a_description, "Return one of"),
+    ],
+)
+def test_each_wrong_bottleneck_is_refused(answer, phrase):
+    assert_refused(checks.bottleneck, answer, phrase=phrase)
+
+
+def test_reading_the_lowest_level_is_named():
+    def lowest(rows, facts):
+        return bottleneck([min(rows, key=lambda r: r.concurrency)], facts)
+
+    hints = []
+    for _ in range(REPEAT):
+        hints.append(failure(checks.bottleneck, lowest).hint)
+    assert any("largest concurrency" in h for h in hints)
+
+
+def test_learner_mistakes_in_bottleneck():
+    def untouched(rows, facts):
+        raise NotImplementedError
+
+    async def as_async(rows, facts):
+        return "cpu"
+
+    def crashes(rows, facts):
+        return rows["C=1000"]
+
+    assert failure(checks.bottleneck, untouched).kind == "not_started"
+    assert failure(checks.bottleneck, as_async).kind == "not_sync"
+    assert failure(checks.bottleneck, crashes).kind == "exception"
+
+
+# --- 3. sizing a pool ------------------------------------------------------------------------
+
+
+def size_pool(row, facts, concurrency):
+    needed = concurrency / facts["delay"] * row.cpu_ms / 1000
+    if needed > facts["cores"]:
+        return None
+    workers = max(1, math.ceil(needed))
+    return workers, math.ceil(concurrency / workers)
+
+
+def test_the_right_size_passes_every_time(capsys):
+    for _ in range(20):
+        checks.size_pool(size_pool)
+    assert capsys.readouterr().out.count("✓") == 20
+
+
+def gunicorns_rule(row, facts, concurrency):  # the shortcut: a rule of thumb, no measurement
+    workers = 2 * facts["cores"] + 1
+    return workers, math.ceil(concurrency / workers)
+
+
+def every_core(row, facts, concurrency):
+    return size_pool(row, facts, concurrency) and (
+        facts["cores"],
+        math.ceil(concurrency / facts["cores"]),
+    )
+
+
+def threads_equal_c(row, facts, concurrency):
+    answer = size_pool(row, facts, concurrency)
+    return answer and (answer[0], concurrency)
+
+
+def never_none(row, facts, concurrency):
+    needed = concurrency / facts["delay"] * row.cpu_ms / 1000
+    workers = min(facts["cores"], max(1, math.ceil(needed)))
+    return workers, math.ceil(concurrency / workers)
+
+
+def a_number_from_the_lesson(row, facts, concurrency):  # typed in, not read from the row
+    fixed = type(row)(**{**row.__dict__, "cpu_ms": 0.63})
+    return size_pool(fixed, facts, concurrency)
+
+
+def from_measured_throughput(row, facts, concurrency):  # the rate measured, not the rate needed
+    needed = row.throughput * row.cpu_ms / 1000
+    workers = max(1, math.ceil(needed))
+    return workers, math.ceil(concurrency / workers)
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (gunicorns_rule, "2 × cores + 1"),
+        (every_core, ""),
+        (threads_equal_c, "more than needed"),
+        (never_none, "no pool serves it"),
+        (a_number_from_the_lesson, ""),
+        (from_measured_throughput, ""),
+    ],
+)
+def test_each_wrong_size_is_refused(answer, phrase):
+    assert_refused(checks.size_pool, answer, phrase=phrase)
+
+
+def test_learner_mistakes_in_size_pool():
+    def untouched(row, facts, concurrency):
+        raise NotImplementedError
+
+    async def as_async(row, facts, concurrency):
+        return 1, concurrency
+
+    def a_string(row, facts, concurrency):
+        return "2 workers × 100 threads"
+
+    assert failure(checks.size_pool, untouched).kind == "not_started"
+    assert failure(checks.size_pool, as_async).kind == "not_sync"
+    assert "Return (workers" in failure(checks.size_pool, a_string).hint
+
+
+def test_no_answer_is_importable_from_the_checks():
+    public = [name for name in vars(checks) if not name.startswith("_")]
+    for name in public:
+        value = getattr(checks, name)
+        assert not (callable(value) and name in {"expected", "answer", "solve", "solution"})

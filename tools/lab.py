@@ -33,9 +33,11 @@ def lab_command(port, *, root_dir=ROOT, notebook=FIRST_NOTEBOOK, token=None, ope
 
 
 def lab_env(environ=os.environ):
-    """The environment for JupyterLab: the tutorial's Lab settings ahead of any others."""
+    """The environment for JupyterLab: the tutorial's Lab settings ahead of any others, and the
+    base URL its kernels pass to tutorial/links.py (site links through jupyter-server-proxy)."""
     paths = [str(JUPYTER_CONFIG), *filter(None, [environ.get("JUPYTER_CONFIG_PATH")])]
-    return {**environ, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
+    base_url = {"TUTORIAL_JUPYTER_BASE_URL": "/"}  # lab_command keeps Jupyter's default base_url
+    return {**base_url, **environ, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
 
 
 def lesson_url(port, token, notebook=FIRST_NOTEBOOK):
@@ -68,23 +70,28 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8888)
     parser.add_argument("--no-browser", action="store_true", help="only print the URL")
+    parser.add_argument("--log", type=Path, default=LOG, help="where Jupyter's own output goes")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)  # tests
     args = parser.parse_args(argv)
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
-    command = lab_command(args.port, token=token, open_browser=not args.no_browser)
+    command = lab_command(
+        args.port, root_dir=args.root, token=token, open_browser=not args.no_browser
+    )
     # port_retries=0: a busy port is an error to report, not a silently different URL.
     command += ["--ServerApp.port_retries=0"]
-    print(f"Starting JupyterLab (its log: {LOG.name}) …", flush=True)
-    with LOG.open("w", encoding="utf-8") as log:
+    log_path = args.log
+    print(f"Starting JupyterLab (its log: {log_path.name}) …", flush=True)
+    with log_path.open("w", encoding="utf-8") as log:
         # stdin not a terminal: Ctrl-C stops Jupyter at once instead of asking in the log.
         process = subprocess.Popen(
-            command, cwd=ROOT, env=lab_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            command, cwd=args.root, env=lab_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
         try:
             if not wait_until_up(process, args.port, token):
                 process.terminate()
                 process.wait(10)
-                print(f"JupyterLab did not start. The end of {LOG.name}:\n{_tail(LOG)}")
-                if "is not available" in _tail(LOG):
+                print(f"JupyterLab did not start. The end of {log_path}:\n{_tail(log_path)}")
+                if "is not available" in _tail(log_path):
                     print(f"Port {args.port} is busy: `make lab LAB_PORT=8899`.")
                 return 1
             print("Open this in your browser (Ctrl-C here stops JupyterLab):")

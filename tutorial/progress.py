@@ -68,9 +68,22 @@ def results_of(executed, lesson_stem, stopped_at=None, stopped_detail="", hung=T
         exercise = nbs.checked_exercise(cell, lesson) or f"{lesson} check {number}"
         if stopped_at is not None and index >= stopped_at:
             results.append(Result(exercise, lesson_stem, HUNG if hung else FAILED, stopped_detail))
-        else:
-            results.append(Result(exercise, lesson_stem, *verdict(cell)))
+            continue
+        status, detail = verdict(cell)
+        earlier = _earlier_error(executed, index)
+        if status == FAILED and detail.startswith("NameError") and earlier:
+            detail = f"an earlier cell failed, so this check could not run: {earlier}"
+        results.append(Result(exercise, lesson_stem, status, detail))
     return results
+
+
+def _earlier_error(executed, index):
+    """'ImportError: …' of the first cell above `index` that failed unexpectedly, or ''."""
+    for cell in executed.cells[:index]:
+        error = nbs.error_of(cell) if cell.cell_type == "code" else None
+        if error and not {"check", "raises-exception"} & set(nbs.tags(cell)):
+            return _first_line(f"{error.ename}: {error.evalue}")
+    return ""
 
 
 def _cell_line(nb, index):
@@ -179,13 +192,26 @@ def report(results, root=nbs.ROOT):
     )
 
 
+class Checked(dict):
+    """{path: its Results}; `interrupted` when Ctrl-C stopped the run before the last one."""
+
+    interrupted = False
+
+
 def run_all(paths, timeout=60, limit=180, root=nbs.ROOT):
-    """{path: its Results} for every exercise notebook, with a progress bar on stderr."""
-    results = {}
+    """{path: its Results} for every exercise notebook, with a progress bar on stderr.
+
+    Ctrl-C stops the run (the running notebook's kernel is shut down on the way out) and
+    returns what was checked so far, with `interrupted` set: no traceback.
+    """
+    results = Checked()
     with tqdm(paths, desc="Running your exercises", unit="notebook", file=sys.stderr) as shown:
-        for path in shown:
-            shown.set_postfix_str(path.name)
-            results[path] = run(path, timeout, limit, root)
+        try:
+            for path in shown:
+                shown.set_postfix_str(path.name)
+                results[path] = run(path, timeout, limit, root)
+        except KeyboardInterrupt:
+            results.interrupted = True
     return results
 
 
@@ -199,5 +225,9 @@ def main(root=nbs.ROOT, timeout=60, limit=180):
         print("No exercises/NN_*_exercises.ipynb found: run `make exercises` first.")
         return 1
     print("Checking your exercise notebooks as they are saved on disk (save in JupyterLab first).")
-    print(report(flat(run_all(paths, timeout, limit, root)), root))
-    return 0
+    results = run_all(paths, timeout, limit, root)
+    if results.interrupted:
+        print(f"Stopped with Ctrl-C after {len(results)} of {len(paths)} notebooks; so far:")
+    if results:
+        print(report(flat(results), root))
+    return 130 if results.interrupted else 0

@@ -114,6 +114,12 @@ class Site(Service):
         state = "running" if self.running else "stopped"
         return f"<Site {self.server} {self.url} {self.database} {state}>"
 
+    def browser_url(self, path="/"):
+        """`path` on this site as your browser reaches it: through Jupyter's proxy when it has one."""
+        from tutorial.links import browser_url  # why and how: tutorial/links.py
+
+        return browser_url(self.url, path)
+
     def stop(self, timeout=5.0):
         """Stop the server and its workers, then remove this run's files (and database)."""
         super().stop(timeout)

@@ -9,6 +9,8 @@ start several differently configured copies side by side without editing files:
 - COMPANION_SYNC_MIDDLEWARE=1  add one sync-only middleware (lesson 09: what mixing costs)
 - COMPANION_LEAN_MIDDLEWARE=1  only the async-capable timing middleware, none of Django's
                                built-in ones (lesson 15: what their thread hops cost under ASGI)
+- COMPANION_NATIVE_MIDDLEWARE=1  the same protections, each Django middleware replaced by its
+                               async-native twin in demo/middleware_native.py (lesson 15)
 - COMPANION_REUSE_THREADS=1    ASGI requests borrow a thread instead of starting two
                                (config/reused_threads.py; lesson 15)
 - COMPANION_LOG_LEVEL        level of the `django.request` and `demo` loggers (default INFO)
@@ -24,6 +26,8 @@ start several differently configured copies side by side without editing files:
                                COMPANION_DB_POOL_MIN / _MAX and waiting COMPANION_DB_POOL_TIMEOUT
                                seconds for a free connection (psycopg_pool's defaults: 4, 4, 30)
 - COMPANION_TASKS_BACKEND      django.tasks backend: "immediate" (default) or "dummy" (lesson 10)
+- COMPANION_CHANNEL_LAYER    where consumers' group messages travel: "memory" (default, one
+                               process only) or "postgres" (across processes; lesson 14)
 - COMPANION_MARKER_DIR         where background-work demos write marker files (default: beside the
                                DB file, or a temp folder without COMPANION_DB) (lesson 10)
 """
@@ -74,13 +78,20 @@ def _postgres_database(url):
 # Never committed: start_site() passes one per run; a bare `manage.py` gets a throwaway one.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
 DEBUG = _flag("DJANGO_DEBUG")
-# The site only ever listens on the loopback interface.
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+# The site only ever listens on the loopback interface. Through jupyter-server-proxy a request
+# keeps the Host its browser sent (a hub's name, *.app.github.dev): COMPANION_ALLOWED_HOSTS,
+# comma-separated, names those (tutorial/links.py; set by the hub, Binder and Codespaces files).
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"] + [
+    host.strip()
+    for host in os.environ.get("COMPANION_ALLOWED_HOSTS", "").split(",")
+    if host.strip()
+]
 
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "channels",
     "demo",
 ]
 
@@ -97,8 +108,16 @@ MIDDLEWARE = [
 if _flag("COMPANION_LEAN_MIDDLEWARE"):
     # Lesson 15: Django's built-in middleware are MiddlewareMixin classes, whose async path runs
     # each process_request/process_response through sync_to_async — about ten thread hops per
-    # request under ASGI. A JSON API on 127.0.0.1 needs none of them.
+    # request under ASGI. This switch measures what they cost, and removes what they protect:
+    # security headers, sessions, CSRF checks, request.user (COMPANION_NATIVE_MIDDLEWARE keeps them).
     MIDDLEWARE = ["demo.middleware.RequestTimingMiddleware"]
+if _flag("COMPANION_NATIVE_MIDDLEWARE"):
+    # Lesson 15: Django's protections kept, without their hops: demo.middleware_native has a
+    # twin of the same name for each built-in one (same methods, called on the event loop).
+    MIDDLEWARE = [
+        f"demo.middleware_native.{path.rsplit('.', 1)[1]}" if path.startswith("django.") else path
+        for path in MIDDLEWARE
+    ]
 if _flag("COMPANION_SYNC_MIDDLEWARE"):
     # Deliberately sync-only: Django must adapt it with sync_to_async for every request.
     MIDDLEWARE.append("demo.middleware.SyncOnlyMiddleware")
@@ -157,6 +176,37 @@ MARKER_DIR = Path(
     or (_DB_FOLDER or Path(tempfile.gettempdir())) / "companion-markers"
 )
 
+# Channels (lesson 14): the channel layer carries group messages between consumers. The
+# in-memory one lives inside one process: with two worker processes a group message reaches only
+# the sockets of the process that sent it. The PostgreSQL one (channels_postgres) goes through the
+# site's own database (LISTEN/NOTIFY and a message table), so every process sees every message.
+CHANNEL_LAYER = os.environ.get("COMPANION_CHANNEL_LAYER") or "memory"
+_ON_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if _ON_POSTGRES:
+    # channels_postgres's two tables and its NOTIFY trigger: migrated with the site's own on
+    # every PostgreSQL database, so that any start may choose the layer.
+    INSTALLED_APPS.append("channels_postgres")
+if CHANNEL_LAYER == "memory":
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+elif CHANNEL_LAYER == "postgres":
+    if not _ON_POSTGRES:
+        raise ValueError("COMPANION_CHANNEL_LAYER=postgres needs the site on PostgreSQL")
+    # Its own psycopg pool, not Django's; TIME_ZONE because it builds a Django DatabaseWrapper
+    # from this dict, which reads the key (a KeyError there makes get_channel_layer() None).
+    _layer_db = {**DATABASES["default"], "OPTIONS": {}, "TIME_ZONE": None}
+    # channels_postgres sends through psycopg itself, and runs group_discard through this alias.
+    # demo.consumers.postgres_layer: its layer with one listener per process (1.1.4 starts one
+    # per consumer that arrives while the first is starting: duplicates, a connection each).
+    DATABASES["channels_postgres"] = dict(_layer_db)
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "demo.consumers.postgres_layer.PostgresChannelLayer",
+            "CONFIG": {**_layer_db, "PSYCOPG_OPTIONS": {"min_size": 2, "max_size": 8}},
+        }
+    }
+else:
+    raise ValueError(f"COMPANION_CHANNEL_LAYER must be memory or postgres, not {CHANNEL_LAYER!r}")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -172,5 +222,6 @@ LOGGING = {
     "loggers": {
         "django.request": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "demo": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "channels_postgres": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

@@ -100,14 +100,24 @@ class _Deadline:
 
     def stop(self):
         """Call in the thread the deadline watches, once the learner's call is over."""
-        self._done.set()
-        self._watcher.join()
+        try:
+            self._done.set()
+            self._watcher.join()
+        except _Overran:  # raised just as their call returned, before the watcher stopped
+            self._done.set()
+            self._watcher.join()
         if self.fired:
             _raise_into(self._thread, None)  # one raised just as the call ended: not ours now
 
 
 def _fail_endless(fn, deadline):
     where = f"\n  at {deadline.where}" if deadline.where else ""
+    if not deadline.spinning:  # it sat in one call, using no CPU: not a loop
+        fail(
+            f"{_name(fn)} did not return in {deadline.limit:g} s: it was still waiting in one "
+            f"call (a long sleep, a request without a timeout?){where}",
+            kind="timeout",
+        )
     fail(
         f"{_name(fn)} did not return in {deadline.limit:g} s: an endless loop? "
         f"It was stopped there{where}",

@@ -9,7 +9,7 @@ from demo import inflight
 class LivePageTests(SimpleTestCase):
     async def test_live_page_subscribes_to_the_event_stream(self):
         html = (await self.async_client.get("/live/")).content.decode()
-        self.assertIn('new EventSource("/live/events/")', html)
+        self.assertIn('new EventSource("events/")', html)
 
     async def test_a_request_being_served_shows_up_in_flight(self):
         slow = asyncio.create_task(self.async_client.get("/async/sleep/", {"delay": "0.3"}))

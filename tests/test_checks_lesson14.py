@@ -1,0 +1,314 @@
+"""The lesson 14 checks pass the worked answers and name each wrong one: a learner's mistake, and a
+shortcut that gets the right messages another way (an echo, a list of sockets, asyncio.run, the
+query string)."""
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, JsonWebsocketConsumer
+from channels.layers import get_channel_layer
+
+from tutorial.checks import ExerciseFailed
+from tutorial.checks import lesson14 as checks
+
+# pytest-django sets Django up for the suite; consumers close stale connections between messages.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def failure(check, answer):
+    with pytest.raises(ExerciseFailed) as caught:
+        asyncio.run(check(answer))
+    return caught.value
+
+
+# ---------------------------------------------------------------- relay
+
+
+class Relay(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.group = "room." + self.scope["url_route"]["kwargs"]["room"]
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def receive_json(self, content):
+        await self.channel_layer.group_send(
+            self.group, {"type": "relay.message", "text": content["text"]}
+        )
+
+    async def relay_message(self, event):
+        await self.send_json({"text": event["text"]})
+
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+
+def test_the_worked_relay_passes(capsys):
+    asyncio.run(checks.relay(Relay))
+    assert "✓ [14_relay]" in capsys.readouterr().out
+
+
+def test_an_untouched_relay_is_not_started():
+    class RelayConsumer(AsyncJsonWebsocketConsumer):
+        async def connect(self):
+            raise NotImplementedError
+
+    assert failure(checks.relay, RelayConsumer).kind == "not_started"
+
+
+def test_an_echo_instead_of_a_broadcast_is_named():
+    class Echo(Relay):
+        async def receive_json(self, content):
+            await self.send_json({"text": content["text"]})
+
+    assert "that is an echo" in failure(checks.relay, Echo).hint
+
+
+class SocketList(AsyncJsonWebsocketConsumer):
+    """The shortcut: relay to a class-level list of consumers instead of a channel-layer group."""
+
+    sockets = []
+
+    async def connect(self):
+        self.room = self.scope["url_route"]["kwargs"]["room"]
+        self.sockets.append(self)
+        await self.accept()
+
+    async def receive_json(self, content):
+        for other in self.sockets:
+            if other.room == self.room:
+                await other.send_json({"text": content["text"]})
+
+    async def disconnect(self, code):
+        self.sockets.remove(self)
+
+
+def test_a_list_of_sockets_instead_of_a_group_is_named():
+    error = failure(checks.relay, SocketList)
+    assert error.kind == "wrong"
+    assert "group" in error.hint
+
+
+def test_a_list_of_sockets_plus_a_group_for_outside_messages_still_fails():
+    class Both(SocketList):
+        async def connect(self):
+            await self.channel_layer.group_add("room." + self.scope["url_route"]["kwargs"]["room"],
+                                               self.channel_name)  # fmt: skip
+            await super().connect()
+
+        async def relay_message(self, event):
+            await self.send_json({"text": event["text"]})
+
+    assert "still holds its channel" in failure(checks.relay, Both).hint
+
+
+def test_a_relay_that_sends_each_message_twice_is_named():
+    class Twice(Relay):
+        async def relay_message(self, event):
+            await self.send_json({"text": event["text"]})
+            await self.send_json({"text": event["text"]})
+
+    assert "more than once" in failure(checks.relay, Twice).hint
+
+
+def test_extra_keys_beside_the_text_are_fine(capsys):
+    class WithSender(Relay):
+        async def relay_message(self, event):
+            await self.send_json({"text": event["text"], "room": self.group})
+
+    asyncio.run(checks.relay(WithSender))
+    assert "✓ [14_relay]" in capsys.readouterr().out
+
+
+def test_a_relay_that_never_leaves_the_group_is_named():
+    class Forgets(Relay):
+        async def disconnect(self, code):
+            pass
+
+    assert "group_discard" in failure(checks.relay, Forgets).hint
+
+
+def test_a_group_not_named_after_the_room_is_named():
+    class OneBigRoom(Relay):
+        async def connect(self):
+            self.group = "everyone"
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            await self.accept()
+
+    assert "has 0 members" in failure(checks.relay, OneBigRoom).hint
+
+
+def test_a_relay_that_forgets_to_accept_is_named():
+    class NoAccept(Relay):
+        async def connect(self):
+            self.group = "room." + self.scope["url_route"]["kwargs"]["room"]
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            await self.close()
+
+    assert "accept" in failure(checks.relay, NoAccept).hint
+
+
+def test_a_relay_that_blocks_the_loop_is_named():
+    class Sleeps(Relay):
+        async def receive_json(self, content):
+            time.sleep(0.5)
+            await super().receive_json(content)
+
+    assert failure(checks.relay, Sleeps).kind == "blocked"
+
+
+def test_a_sync_consumer_is_named():
+    class SyncRelay(JsonWebsocketConsumer):
+        pass
+
+    assert failure(checks.relay, SyncRelay).kind == "not_async"
+
+
+def test_a_relay_that_raises_names_the_exception():
+    class Typo(Relay):
+        async def receive_json(self, content):
+            await self.channel_layer.group_send(self.group, {"type": "relay.message",
+                                                             "text": content["txt"]})  # fmt: skip
+
+    error = failure(checks.relay, Typo)
+    assert error.kind == "exception" and "KeyError" in error.hint
+
+
+# ---------------------------------------------------------------- notify_room
+
+
+def notify(room, text):
+    async_to_sync(get_channel_layer().group_send)(
+        "room." + room, {"type": "room.message", "text": text}
+    )
+
+
+def test_the_worked_notify_room_passes(capsys):
+    asyncio.run(checks.notify_room(notify))
+    assert "✓ [14_notify_room]" in capsys.readouterr().out
+
+
+def test_an_untouched_notify_room_is_not_started():
+    def notify_room(room, text):
+        raise NotImplementedError
+
+    assert failure(checks.notify_room, notify_room).kind == "not_started"
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")
+def test_group_send_without_async_to_sync_is_named():
+    def notify_room(room, text):
+        get_channel_layer().group_send("room." + room, {"type": "room.message", "text": text})
+
+    error = failure(checks.notify_room, notify_room)
+    assert error.kind == "missing_await" and "async_to_sync" in error.hint
+
+
+def test_asyncio_run_instead_of_async_to_sync_is_named():
+    def notify_room(room, text):
+        layer = get_channel_layer()
+        asyncio.run(layer.group_send("room." + room, {"type": "room.message", "text": text}))
+
+    assert "event loop of its own" in failure(checks.notify_room, notify_room).hint
+
+
+def test_an_async_def_is_named():
+    async def notify_room(room, text):
+        await get_channel_layer().group_send("room." + room, {"type": "room.message", "text": text})
+
+    assert failure(checks.notify_room, notify_room).kind == "not_sync"
+
+
+def test_the_wrong_group_is_named():
+    def notify_room(room, text):
+        async_to_sync(get_channel_layer().group_send)(room, {"type": "room.message", "text": text})
+
+    assert "the room's group is 'room." in failure(checks.notify_room, notify_room).hint
+
+
+def test_a_message_type_without_a_handler_is_named():
+    def notify_room(room, text):
+        async_to_sync(get_channel_layer().group_send)(
+            "room." + room, {"type": "chat.message", "text": text}
+        )
+
+    assert "no handler" in failure(checks.notify_room, notify_room).hint
+
+
+def test_sending_to_each_channel_instead_of_the_group_is_named():
+    def notify_room(room, text):
+        layer = get_channel_layer()
+        for channel in list(layer.groups.get("room." + room, {})):
+            async_to_sync(layer.send)(channel, {"type": "room.message", "text": text})
+
+    assert "not through the layer's group_send" in failure(checks.notify_room, notify_room).hint
+
+
+# ---------------------------------------------------------------- greet
+
+
+class Greet(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope["user"]
+        await self.accept()
+        if not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        await self.send_json({"hello": user.get_username()})
+
+
+def test_the_worked_greet_passes(capsys):
+    asyncio.run(checks.greet(Greet))
+    assert "✓ [14_greet]" in capsys.readouterr().out
+
+
+def test_an_untouched_greet_is_not_started():
+    class GreetConsumer(AsyncJsonWebsocketConsumer):
+        async def connect(self):
+            raise NotImplementedError
+
+    assert failure(checks.greet, GreetConsumer).kind == "not_started"
+
+
+def test_reading_the_name_from_the_query_string_is_named():
+    class FromQuery(AsyncJsonWebsocketConsumer):
+        async def connect(self):
+            await self.accept()
+            query = self.scope["query_string"].decode()
+            await self.send_json({"hello": query.split("user=")[1].split("&")[0]})
+
+    assert "query string" in failure(checks.greet, FromQuery).hint
+
+
+def test_closing_before_accept_is_named():
+    class RefusesAtHandshake(Greet):
+        async def connect(self):
+            if not self.scope["user"].is_authenticated:
+                await self.close(code=4401)
+                return
+            await super().connect()
+
+    assert "HTTP 403" in failure(checks.greet, RefusesAtHandshake).hint
+
+
+def test_greeting_the_anonymous_is_named():
+    class GreetsEveryone(AsyncJsonWebsocketConsumer):
+        async def connect(self):
+            await self.accept()
+            await self.send_json({"hello": self.scope["user"].get_username()})
+
+    error = failure(checks.greet, GreetsEveryone)
+    assert "instead of a close 4401" in error.hint
+
+
+def test_the_wrong_close_code_is_named():
+    class Closes1000(Greet):
+        async def connect(self):
+            if not self.scope["user"].is_authenticated:
+                await self.accept()
+                await self.close()
+                return
+            await super().connect()
+
+    assert "use 4401" in failure(checks.greet, Closes1000).hint

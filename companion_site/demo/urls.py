@@ -47,7 +47,6 @@ urlpatterns = [
     path("items/<int:item_id>/", items.item_detail, name="item-detail"),
     path("orm/gather/", orm.gather_queries, name="orm-gather"),
     path("orm/ticket/", orm.ticket, name="orm-ticket"),
-    path("conn/query/", connections.query_then_wait, name="conn-query"),
     path("conn/fire-and-forget/", connections.fire_and_forget, name="conn-fire-and-forget"),
     path(
         "conn/fire-and-forget-closed/",

@@ -99,9 +99,12 @@ async def _waits_with_pool(postgres, size, in_flight):
     }
     with start_site(database="postgres", postgres=postgres, env=env) as site:
         async with httpx.AsyncClient(timeout=30) as client:
-            await client.get(site.url + "/conn/query/")  # opens the pool
+            await client.get(site.url + "/db/query-then-sleep/")  # opens the pool
             replies = await asyncio.gather(
-                *(client.get(f"{site.url}/conn/query/?delay={DELAY}") for _ in range(in_flight))
+                *(
+                    client.get(f"{site.url}/db/query-then-sleep/?delay={DELAY}")
+                    for _ in range(in_flight)
+                )
             )
     bodies = [reply.json() for reply in replies if reply.status_code == 200]
     # The server's own clock: how long each request waited before its query could run.

@@ -4,7 +4,6 @@ it, and who never gives it back."""
 import asyncio
 import os
 import random
-import time
 
 from asgiref.sync import sync_to_async
 from django.db import OperationalError, connection, transaction
@@ -19,26 +18,10 @@ from .orm import _issue_ticket
 _tasks = set()
 
 
-def _unavailable(error):
+def unavailable(error):
     """The pool ran dry (PoolTimeout) or the server refused (too many clients): a 503, said plainly."""
     cause = error.__cause__ or error
     return JsonResponse({"error": str(error), "cause": type(cause).__name__}, status=503)
-
-
-@json_api("GET")
-async def query_then_wait(request):
-    """One query, then an unrelated `await asyncio.sleep(delay)`: the request keeps its connection throughout."""
-    delay = params.delay(request, default=0.0)
-    started = time.time()
-    try:
-        count = await Item.objects.acount()
-    except OperationalError as error:
-        return _unavailable(error)
-    queried = time.time()
-    await asyncio.sleep(delay)  # an upstream call, say: nothing to do with the database
-    return JsonResponse(
-        {"items": count, "started": started, "queried": queried, "ended": time.time()}
-    )
 
 
 async def _count_later(delay):
@@ -126,5 +109,5 @@ async def ticket_locked(request):
     try:
         number = await sync_to_async(_issue_ticket_locked)(work)
     except OperationalError as error:
-        return _unavailable(error)
+        return unavailable(error)
     return JsonResponse({"ticket": number}, status=201)

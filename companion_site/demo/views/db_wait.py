@@ -11,13 +11,14 @@ import asyncio
 import time
 
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import OperationalError, connections
 from django.http import JsonResponse
 
 from .. import params
 from ..http import json_api
 from ..models import Item
 from .common import where_and_when
+from .connections import unavailable
 
 
 def _release(request):
@@ -32,12 +33,18 @@ async def query_then_sleep(request):
     """Async view: one query (acount), then await asyncio.sleep(delay); release=1 frees the connection first."""
     started = time.time()
     delay, release = params.delay(request), _release(request)
-    items = await Item.objects.acount()
+    try:
+        items = await Item.objects.acount()
+    except OperationalError as error:  # the pool ran dry, or the server refused (lesson 13)
+        return unavailable(error)
+    queried = time.time()  # minus `started`: how long the request waited for its connection
     if release:
         # On the request's own thread, where the ORM call above opened the connection.
         await sync_to_async(connections.close_all)()
     await asyncio.sleep(delay)
-    return JsonResponse(where_and_when("query_then_sleep", started, items=items, delay=delay))
+    return JsonResponse(
+        where_and_when("query_then_sleep", started, items=items, delay=delay, queried=queried)
+    )
 
 
 @json_api("GET")

@@ -65,7 +65,7 @@ BOOK_JOBS ?= 2
 
 book: $(STAMP)
 	rm -rf $(BOOK_OUT)
-	$(BIN)/sphinx-build -j $(BOOK_JOBS) -q -c docs/book . $(BOOK_OUT)
+	$(BIN)/sphinx-build -j $(BOOK_JOBS) -q -W --keep-going -c docs/book . $(BOOK_OUT)
 	@echo "built: $(BOOK_OUT)/index.html"
 
 # A workshop on one host (docs/instructors.md): the hub's proxy comes from the npm registry.

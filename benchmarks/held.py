@@ -13,19 +13,18 @@ as a coroutine. For each configuration and each N, on a fresh server:
    (`/health/`): does a newcomer get in?
 4. close every connection and stop the server.
 
-WebSockets are another kind of held connection: `OPENERS` maps a kind ("sse") to the coroutine
-that opens one and sets its event at the first message. benchmarks/websockets_held.py, when it
-exists, calls `register("websocket", open_websocket, [HeldConfiguration(..., kind="websocket")])`
-at import, and `python -m benchmarks` imports it (`load_extensions()`), so its rows join this
-table.
+WebSockets are another kind of held connection. benchmarks/websockets_held.py (lesson 14)
+measures them on their own, with a broadcast to every socket, into results/websockets_held.md,
+which this section's table points to. To put a kind of connection into this very table,
+`register(kind, opener, [HeldConfiguration(..., kind=kind)])`: `OPENERS` maps a kind ("sse") to
+the coroutine that opens one connection and sets its event at the first message.
 """
 
 import asyncio
-import importlib
-import importlib.util
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -146,7 +145,6 @@ async def open_sse(url, first_event, *, timeout):
 
 
 OPENERS = {"sse": open_sse}
-EXTENSIONS = ("benchmarks.websockets_held",)
 
 
 def register(kind, opener, configurations=(), *, quick=()):
@@ -159,14 +157,6 @@ def register(kind, opener, configurations=(), *, quick=()):
     CONFIGURATIONS = (*CONFIGURATIONS, *configurations)
     QUICK = (*QUICK, *quick)
     FULL = (*FULL, *(c.name for c in configurations))
-
-
-def load_extensions():
-    """Import the modules that register more kinds (those that exist); return their names."""
-    found = [name for name in EXTENSIONS if importlib.util.find_spec(name) is not None]
-    for name in found:
-        importlib.import_module(name)
-    return found
 
 
 async def hold(url, n, *, kind="sse", settle=3.0, timeout=30.0, while_held=None, server_cpu=None):
@@ -325,4 +315,9 @@ def markdown(results, *, settle):
             f"{r.threads} | {per_thread} | {r.idle_rss_mb:.0f} → {r.rss_mb:.0f} | {per_kb} | "
             f"{probe} |"
         )
+    websockets = Path(__file__).resolve().parent / "results" / "websockets_held.md"
+    if websockets.exists():
+        lines += ["", "WebSockets (Channels consumers) and the same streams, held 1000 at a time with "
+                  "a broadcast to all: [websockets_held.md](websockets_held.md) "
+                  "(`python -m benchmarks.websockets_held`)."]  # fmt: skip
     return "\n".join(lines) + "\n"

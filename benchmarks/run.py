@@ -286,12 +286,7 @@ def main(argv=None):
     if not options.no_held:
         settle = 1.5 if options.quick else 3.0
         held_levels = options.held_levels or (held.QUICK_LEVELS if options.quick else held.LEVELS)
-        extensions = held.load_extensions()
-        print(
-            "Long-lived connections"
-            + (f" (with {', '.join(extensions)})" if extensions else "")
-            + ":"
-        )
+        print("Long-lived connections:")
         held_results = held.run(held.select(quick=options.quick), held_levels, settle=settle,
                                 failures=failures)  # fmt: skip
         sections.append(held.markdown(held_results, settle=settle))

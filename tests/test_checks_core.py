@@ -578,6 +578,7 @@ TRACEBACK_CELLS = [
     "site = start_site()\n"
     "site.stop()\n"
     "httpx.get(site.url)",
+    "def helper():\n    return not_defined_in_a_def\n\n\nhelper()",
     "%xmode Verbose",
     "await view()",
 ]
@@ -636,8 +637,14 @@ def test_in_a_kernel_a_request_to_a_stopped_site_says_what_to_rerun(traceback_ou
     ), lines
 
 
+def test_in_a_kernel_a_name_missing_inside_a_def_is_their_bug_not_the_setup(traceback_outputs):
+    error, lines = shown(traceback_outputs[4])
+    assert error.ename == "NameError"
+    assert not any("Run All Above" in line or "set-up cell" in line for line in lines), lines
+
+
 def test_in_a_kernel_xmode_verbose_shows_every_frame(traceback_outputs):
-    _, lines = shown(traceback_outputs[5])
+    _, lines = shown(traceback_outputs[6])
     assert len(lines) > 8 and any("django/utils/asyncio.py" in line for line in lines)
 
 

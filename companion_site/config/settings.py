@@ -76,8 +76,14 @@ def _postgres_database(url):
 # Never committed: start_site() passes one per run; a bare `manage.py` gets a throwaway one.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
 DEBUG = _flag("DJANGO_DEBUG")
-# The site only ever listens on the loopback interface.
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+# The site only ever listens on the loopback interface. Through jupyter-server-proxy a request
+# keeps the Host its browser sent (a hub's name, *.app.github.dev): COMPANION_ALLOWED_HOSTS,
+# comma-separated, names those (tutorial/links.py; set by the hub, Binder and Codespaces files).
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"] + [
+    host.strip()
+    for host in os.environ.get("COMPANION_ALLOWED_HOSTS", "").split(",")
+    if host.strip()
+]
 
 INSTALLED_APPS = [
     "django.contrib.auth",

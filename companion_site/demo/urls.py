@@ -7,6 +7,7 @@ from .views import (
     background,
     bridges,
     db_wait,
+    deploying,
     executor_orm,
     fanout,
     items,
@@ -20,7 +21,6 @@ from .views import (
     signalling,
     sleeping,
     streaming,
-    sync_streaming,
 )
 
 urlpatterns = [
@@ -34,6 +34,8 @@ urlpatterns = [
     path("async/blocking/", sleeping.async_blocking, name="async-blocking"),
     path("async/cbv-sleep/", sleeping.SleepView.as_view(), name="cbv-sleep"),
     path("sync/thread/", sleeping.sync_thread, name="sync-thread"),
+    path("async/cancellable/", sleeping.async_cancellable, name="async-cancellable"),
+    path("sync/uncancellable/", sleeping.sync_uncancellable, name="sync-uncancellable"),
     path("async/thread/", sleeping.async_thread, name="async-thread"),
     path("hello/async/", sleeping.hello_async, name="hello-async"),
     path("hello/sync/", sleeping.hello_sync, name="hello-sync"),
@@ -46,15 +48,19 @@ urlpatterns = [
     path("orm/ticket/", orm.ticket, name="orm-ticket"),
     path("stream/", streaming.stream, name="stream"),
     path("stream/open/", streaming.open_streams, name="stream-open"),
-    path("stream/sync/", sync_streaming.sync_stream, name="stream-sync"),
+    # The sync generator of lesson 08, also the benchmark's held-connections stream (lesson 15).
+    path("stream/sync/", streaming.stream_sync, name="stream-sync"),
+    path("stream/file/", streaming.stream_file, name="stream-file"),
     path("fanout/", fanout.fan_out, name="fanout"),
     path("upstream/item/<int:item_id>/", fanout.upstream_item, name="upstream-item"),
     path("upstream/fail/", fanout.upstream_fail, name="upstream-fail"),
     path("async/loop/", mixing.which_loop, name="async-loop"),
-    path("mystery/a/", mixing.mystery_a, name="mystery-a"),
-    path("mystery/b/", mixing.mystery_b, name="mystery-b"),
-    path("mystery/c/", mixing.mystery_c, name="mystery-c"),
-    path("mystery/d/", mixing.mystery_d, name="mystery-d"),
+    *(
+        path(f"mystery/{letter}/", view, name=f"mystery-{letter}")
+        for letter, view in sorted(mixing.mystery_views().items())
+    ),
+    path("mystery/probe/", mixing.mystery_probe, name="mystery-probe"),
+    path("mystery/seen/", mixing.mystery_seen, name="mystery-seen"),
     path("background/create-task/", background.create_task, name="background-create-task"),
     path("background/enqueue/", background.enqueue, name="background-enqueue"),
     path("background/executor/", background.in_executor, name="background-executor"),
@@ -82,4 +88,5 @@ urlpatterns = [
     path("scaling/db-connection/", scaling.db_connection, name="scaling-db-connection"),
     path("db/query-then-sleep/", db_wait.query_then_sleep, name="db-query-then-sleep"),
     path("db/sync-query-then-sleep/", db_wait.sync_query_then_sleep, name="db-sync-query-sleep"),
+    path("deploy/origin/", deploying.origin, name="deploy-origin"),
 ]

@@ -1,8 +1,10 @@
-"""Checks for exercises/11_testing.ipynb: run the learner's test against the real /items/ view,
-then against broken copies of it; a test must pass on the first and fail on every other."""
+"""Checks for the exercises of lesson 11. Each runs the learner's *test* against the real thing
+(the /items/ view, the /stream/ view, Django's ASGI app), then against broken copies of it: a
+test must pass on the first and fail on every other."""
 
 import asyncio
 import json
+import random
 import types
 
 from ..django_setup import setup_django
@@ -55,11 +57,11 @@ def _broken_views():
     }
 
 
-def _urlconf(view):
+def _urlconf(view, route="items/"):
     from django.urls import path
 
     module = types.ModuleType("lesson11_broken_urls")
-    module.urlpatterns = [path("items/", view)]
+    module.urlpatterns = [path(route, view)]
     return module
 
 
@@ -73,16 +75,19 @@ async def _fresh_items():
         await Item.objects.acreate(name=name)
 
 
-async def _passes_on_the_real_view(test):
+async def _passes_on_the_real_view(test, *args, client=None, fresh_items=True, advice=None):
     from django.test import AsyncClient
 
-    await _fresh_items()
+    if fresh_items:
+        await _fresh_items()
     # Django's first request loads the middleware and the URLconf (imports every view) in the
     # loop's thread; do it here, so that it is not blamed on the learner's test.
     await AsyncClient().get("/health/")
     try:
         # Blocking the loop is not this exercise's subject; a failing test is.
-        await call_async(test, AsyncClient(), timeout=RUN_TIMEOUT, allow_blocking=True)
+        await call_async(
+            test, client or AsyncClient(), *args, timeout=RUN_TIMEOUT, allow_blocking=True
+        )
     except ExerciseFailed as error:
         if error.kind in ("not_started", "not_async", "timeout", "missing_await"):
             raise
@@ -98,23 +103,38 @@ async def _passes_on_the_real_view(test):
                 "use the AsyncClient you are given, and await it.",
                 kind="sync_client",
             )
+        for mistake, explained in _STREAM_MISTAKES.items():
+            if mistake in error.hint:
+                fail(f"{error.hint}\n{explained}", kind="exception")
         fail(
-            f"Your test fails against the real, working /items/ view:\n{error.hint}\n"
-            "Look at what you send (JSON needs content_type='application/json') and look for "
-            "your item in the list: the database may hold others before it.",
+            f"Your test fails against the real, working view:\n{error.hint}\n"
+            + (
+                advice
+                or "Look at what you send (JSON needs content_type='application/json') and look "
+                "for your item in the list: the database may hold others before it."
+            ),
             kind="fails_on_working_view",
         )
 
 
-async def _fails_on(test, view):
+_STREAM_MISTAKES = {
+    "'async_generator' object is not iterable": "A streaming response's body is an async "
+    "iterator here: read it with `async for chunk in response.streaming_content`.",
+    "has no `content` attribute": "A streaming response has no .content: read "
+    "response.streaming_content with `async for`.",
+}
+
+
+async def _fails_on(test, view, *args, route="items/", fresh_items=True):
     """True if the learner's test raised (assertion or otherwise) against `view`."""
     from django.test import AsyncClient, override_settings
 
-    await _fresh_items()
-    with override_settings(ROOT_URLCONF=_urlconf(view)):
+    if fresh_items:
+        await _fresh_items()
+    with override_settings(ROOT_URLCONF=_urlconf(view, route)):
         try:
             async with asyncio.timeout(RUN_TIMEOUT):
-                await test(AsyncClient())
+                await test(AsyncClient(), *args)
         except Exception:
             return True
     return False
@@ -123,8 +143,12 @@ async def _fails_on(test, view):
 @exercise(
     "11",
     "create_then_list",
-    hint="A test must fail when the view is broken: assert the POST's status and body, then "
-    "that the GET lists what you created (lesson 11's first test shows the shape).",
+    hints=(
+        "A test must fail when the view is broken: assert the POST's status and body, then "
+        "that the GET lists what you created (lesson 11's first test shows the shape).",
+        "Assert three things: the POST answered 201, its JSON has your name, and the GET's "
+        "items contain an item with your name (others may be there too).",
+    ),
 )
 async def create_then_list(test_create_then_list):
     """Check that test_create_then_list(client) passes against the real /items/ view and fails against each broken one."""
@@ -136,3 +160,176 @@ async def create_then_list(test_create_then_list):
                 f"Your test passed against a broken view that {what}: it would not catch "
                 "that bug. Assert what the real view must do.",
             )
+
+
+# --- exercise 2: a test of a streaming view --------------------------------------------------
+
+
+def _restreamed(response, edit, content_type=None):
+    """The real view's events, edited by `edit(list of chunks)`, streamed again."""
+    from django.http import StreamingHttpResponse
+
+    async def events():
+        chunks = [chunk async for chunk in response.streaming_content]
+        for chunk in edit(chunks):
+            yield chunk
+
+    return StreamingHttpResponse(events(), content_type=content_type or response["Content-Type"])
+
+
+def _renumbered(chunks):
+    return [chunk.replace(b"id: ", b"id: 1") for chunk in chunks]  # 0, 1, 2 -> 10, 11, 12
+
+
+def _broken_streams():
+    """{what is wrong: view}, each built around the real `stream` view of the companion site."""
+    from demo.views.streaming import stream as real
+    from django.http import HttpResponse
+
+    def broken(edit, content_type=None):
+        async def view(request):
+            return _restreamed(await real(request), edit, content_type)
+
+        return view
+
+    async def not_streamed(request):
+        response = await real(request)
+        body = b"".join([chunk async for chunk in response.streaming_content])
+        return HttpResponse(body, content_type=response["Content-Type"])
+
+    return {
+        "sends one tick fewer than asked": broken(lambda c: c[:-2] + c[-1:]),
+        "never sends its done event": broken(lambda c: c[:-1]),
+        "numbers its events 10, 11, … instead of 0, 1, …": broken(_renumbered),
+        "sends the events as text/plain": broken(lambda c: c, "text/plain"),
+        "is no stream: one response with the whole body at the end": not_streamed,
+    }
+
+
+class _WatchedClient:
+    """The AsyncClient the learner's test gets, noting the paths it was asked for."""
+
+    def __init__(self):
+        from django.test import AsyncClient
+
+        self._client, self.paths = AsyncClient(), []
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+        if name not in ("get", "post", "put", "patch", "delete", "head", "options", "generic"):
+            return method
+
+        def recorded(path, *args, **kwargs):
+            self.paths.append(path)
+            return method(path, *args, **kwargs)
+
+        return recorded
+
+
+@exercise(
+    "11",
+    "stream_test",
+    hints=(
+        "Lesson 11's StreamTests reads every event of /stream/ with `async for`: what must be "
+        "true of the response, of each tick, and of the last event?",
+        "Assert that the response streams (response.streaming) as text/event-stream, that there "
+        "are `count` ticks with ids 0 … count-1, and that the last event is `event: done`.",
+    ),
+)
+async def stream_test(test_stream):
+    """Check that test_stream(client, count) passes against the real /stream/ view and fails against each broken one."""
+    setup_django()
+    # Two counts per run: the learner's test must use the count it is given.
+    counts = random.sample(range(3, 9), 2)
+    client = _WatchedClient()
+    for count in counts:
+        await _passes_on_the_real_view(
+            test_stream,
+            count,
+            client=client,
+            fresh_items=False,
+            advice=f"Ask for /stream/ with count={count} and interval=0, then read every event.",
+        )
+    count = counts[0]
+    if not any(path.startswith("/stream/") for path in client.paths):
+        fail(
+            "Your test never asked the client it was given for /stream/: request it with "
+            "`await client.get('/stream/', {...})`, so the check can swap the view.",
+        )
+    for what, view in _broken_streams().items():
+        if not await _fails_on(test_stream, view, count, route="stream/", fresh_items=False):
+            fail(
+                f"Your test passed against a broken stream that {what}: it would not catch "
+                "that bug. Assert what the real stream must send.",
+            )
+
+
+# --- exercise 3: a test that the stream stops when the client leaves --------------------------
+
+
+class _App:
+    """Django's ASGI app, noting what the learner's test sends it; `deaf` never passes on a
+    disconnect (a stand-in for a server or middleware that loses it)."""
+
+    def __init__(self, deaf=False):
+        from django.core.asgi import get_asgi_application
+
+        self._app, self.deaf, self.received = get_asgi_application(), deaf, []
+
+    async def __call__(self, scope, receive, send):
+        async def noted_receive():
+            while True:
+                message = await receive()
+                self.received.append(message["type"])
+                if not (self.deaf and message["type"] == "http.disconnect"):
+                    return message
+
+        await self._app(scope, noted_receive, send)
+
+
+@exercise(
+    "11",
+    "disconnect_test",
+    hints=(
+        "Lesson 11's test_a_disconnect_cancels_the_stream plays the server with asgiref's "
+        "ApplicationCommunicator: request a long stream, read, leave, and wait.",
+        "Send http.request, receive the start and one body message, send http.disconnect, "
+        "`await communicator.wait(timeout=2)` — which cancels a late app instead of raising — "
+        "then assert that communicator.future was not cancelled.",
+    ),
+)
+async def disconnect_test(test_disconnect):
+    """Check that test_disconnect(app) passes when the stream stops on a disconnect and fails when it does not."""
+    setup_django()
+    app = _App()
+    try:
+        await call_async(test_disconnect, app, timeout=RUN_TIMEOUT, allow_blocking=True)
+    except ExerciseFailed as error:
+        if error.kind != "exception":
+            raise
+        fail(
+            f"Your test fails against Django's real ASGI app:\n{error.hint}\n"
+            "Ask for /stream/?count=1000&interval=0.01, read the start and one event, then send "
+            "the disconnect.",
+            kind="fails_on_working_view",
+        )
+    for _ in range(50):  # a test that leaves and returns at once: let the app read its message
+        if "http.disconnect" in app.received:
+            break
+        await asyncio.sleep(0.01)
+    if "http.disconnect" not in app.received:
+        fail(
+            "Your test never told the app that the client left: send "
+            "{'type': 'http.disconnect'} through the ApplicationCommunicator you built on `app`.",
+        )
+    deaf = _App(deaf=True)
+    try:
+        async with asyncio.timeout(RUN_TIMEOUT):
+            await test_disconnect(deaf)
+    except Exception:
+        return
+    fail(
+        "Your test passed against an app that never hears the disconnect and streams on for "
+        "10 s. communicator.wait(timeout=2) does not raise when the app is late: it cancels "
+        "it. Assert that it finished by itself (not communicator.future.cancelled()).",
+    )

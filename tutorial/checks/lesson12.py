@@ -1,41 +1,241 @@
-"""Checks for exercises/12_deploying.ipynb."""
+"""Checks for the exercises of lesson 12: which server answered, how many workers to run, and
+what `manage.py check --deploy` says about a settings module."""
+
+import contextlib
+import os
+import random
+import secrets
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
 
 import httpx
 
-from ..services import _running
-from ..site import start_site
+from .. import site as site_module
 from .core import exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_sync
 
-SERVERS = ("uvicorn", "hypercorn")
+SERVERS = ("uvicorn", "daphne", "hypercorn")
 
 
-def _actual_header(server):
-    with start_site(server) as site:
-        return httpx.get(site.url + "/health/").headers.get("server")
+@contextlib.contextmanager
+def _watching_sites():
+    """Every site started meanwhile, each with the Server header it really sent (read at stop)."""
+    started = []
+    original = site_module.Site
+
+    class WatchedSite(original):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.header = None
+            started.append(self)
+
+        def stop(self, timeout=5.0):
+            if self.running and self.header is None:
+                with contextlib.suppress(httpx.HTTPError):
+                    self.header = httpx.get(self.url + "/health/", timeout=5).headers.get("server")
+            super().stop(timeout)
+
+    site_module.Site = WatchedSite  # start_site() builds its handle from this module's name
+    try:
+        yield started
+    finally:
+        site_module.Site = original
 
 
 @exercise(
     "12",
     "server_headers",
-    hint="Lesson 12 starts the same site under every server and reads one response header "
-    "from each; leave nothing running when you return.",
+    hints=(
+        "Lesson 12 starts the same site under every server and reads one response header from "
+        "each; leave nothing running when you return.",
+        "For each name: `with start_site(name) as site:` then read "
+        "`httpx.get(site.url + '/health/').headers['server']` before the block ends.",
+    ),
 )
 def server_headers(server_headers):
     """Check that server_headers(servers) reports the Server header each server really sends, and stops its sites."""
-    running_before = {site for site in _running if site.running}
-    result = call_sync(server_headers, list(SERVERS))
-    left_running = [site for site in _running if site.running and site not in running_before]
+    servers = random.sample(SERVERS, 2)  # which ones varies per run
+    with _watching_sites() as started:
+        result = call_sync(server_headers, list(servers))
+        left_running = [site for site in started if site.running]
+        for site in left_running:
+            site.stop()  # the check cleans up; the learner is told
     if left_running:
         fail(
-            f"{len(left_running)} site(s) still running after server_headers returned: stop() each one."
+            f"{len(left_running)} site(s) still running after server_headers returned: stop() "
+            "each one (or use `with start_site(...) as site:`).",
         )
     if not isinstance(result, dict):
-        fail(f"Return a dict {{server: header}}, got {type(result).__name__}.")
-    if set(result) != set(SERVERS):
-        fail(f"Return one entry per server asked for, {list(SERVERS)}; got keys {sorted(result)}.")
-    for server in SERVERS:
-        actual = _actual_header(server)
+        fail(f"Return a dict {{server: header}}, got {type(result).__name__}.", kind="shape")
+    if set(result) != set(servers):
+        fail(
+            f"Return one entry per server asked for, {servers}; got keys {sorted(result)}.",
+            kind="shape",
+        )
+    for server in servers:
+        sites = [site for site in started if site.server == server]
+        if not sites:
+            fail(
+                f"You never started a site with {server}: the header must come from a response "
+                "of that server, not from what you expect it to say.",
+            )
+        actual = sites[-1].header
         if result[server] != actual:
             fail(f"For {server} you reported {result[server]!r}; its responses say {actual!r}.")
+
+
+# --- exercise 2: how many workers, from measurements ------------------------------------------
+
+
+def _runs(rng, knee, most):
+    """Measured-looking runs: requests/s grows with workers up to `knee` cores, then barely."""
+    per_worker, mb = rng.uniform(40, 400), rng.uniform(50, 120)
+    runs = []
+    for workers in range(1, most + 1):
+        if workers <= knee:
+            rps = per_worker * workers * rng.uniform(0.97, 1.0)
+        else:  # more processes than cores only take turns: a little more, at best
+            rps = per_worker * knee * (1 + 0.02 * (workers - knee))
+        runs.append(
+            {
+                "workers": workers,
+                "rps": round(rps, 1),
+                "mb_per_worker": round(mb * rng.uniform(0.98, 1.02), 1),
+            }
+        )
+    return runs
+
+
+@exercise(
+    "12",
+    "pick_workers",
+    hints=(
+        "Lesson 12 sized hosts from what was measured, not from a formula: look only at the "
+        "runs that fit in memory, find the best rate among them, then the fewest workers near it.",
+        "Keep the runs with workers × mb_per_worker ≤ memory_mb; best = their highest rps; "
+        "return the smallest `workers` whose rps ≥ 0.9 × best.",
+    ),
+)
+def pick_workers(pick_workers):
+    """Check that pick_workers(runs, memory_mb) picks the fewest workers within 90% of the best measured rate that fits in memory."""
+    rng = random.Random()
+    formulas = {os.cpu_count() or 1, 2 * (os.cpu_count() or 1) + 1}
+    knee = rng.choice([n for n in range(2, 8) if n not in formulas])
+    runs = _runs(rng, knee, most=knee + 4)
+    roomy = sum(run["workers"] * run["mb_per_worker"] for run in runs)  # everything fits
+    tight_workers = rng.randint(1, knee - 1)  # only this many fit
+    tight = (tight_workers + 0.5) * max(run["mb_per_worker"] for run in runs)
+    for memory_mb in (roomy, tight):
+        fits = [run for run in runs if run["workers"] * run["mb_per_worker"] <= memory_mb]
+        best = max(run["rps"] for run in fits)
+        expected = min(run["workers"] for run in fits if run["rps"] >= 0.9 * best)
+        got = call_sync(pick_workers, [dict(run) for run in runs], memory_mb)
+        if not isinstance(got, int) or isinstance(got, bool):
+            fail(f"Return a number of workers (an int), got {type(got).__name__}.", kind="shape")
+        if got == expected:
+            continue
+        chosen = next((run for run in runs if run["workers"] == got), None)
+        if chosen and chosen["workers"] * chosen["mb_per_worker"] > memory_mb:
+            fail(
+                f"{got} workers need {got * chosen['mb_per_worker']:.0f} MB, more than the "
+                f"{memory_mb:.0f} MB there are: only runs that fit count.",
+            )
+        if got in formulas:
+            fail(
+                f"You answered {got}, a formula of this machine's cores; these measurements "
+                "(another machine's) level off elsewhere. Read the runs.",
+            )
+        fail(
+            f"For {memory_mb:.0f} MB you answered {got} workers; the runs say otherwise. Fewer "
+            "workers that serve nearly as much (≥ 90% of the best) are the better choice.",
+        )
+
+
+# --- exercise 3: what check --deploy says ------------------------------------------------------
+
+# A production-like setting made unsafe, and the check id that `check --deploy` reports for it.
+_UNSAFE = {
+    "SECURE_HSTS_SECONDS = 0": "security.W004",
+    "SECURE_CONTENT_TYPE_NOSNIFF = False": "security.W006",
+    "SECURE_SSL_REDIRECT = False": "security.W008",
+    "SESSION_COOKIE_SECURE = False": "security.W012",
+    "CSRF_COOKIE_SECURE = False": "security.W016",
+    "DEBUG = True": "security.W018",
+    'X_FRAME_OPTIONS = "SAMEORIGIN"': "security.W019",
+}
+
+
+def _settings_module(folder, unsafe, marker):
+    """Write a settings module: production-like, then `unsafe` lines; it notes who imports it."""
+    name = f"lesson12_settings_{uuid.uuid4().hex[:8]}"
+    lines = [
+        "import os",
+        "from pathlib import Path",
+        "",
+        "from config.settings import *  # noqa: F403",
+        "",
+        f"SECRET_KEY = {secrets.token_urlsafe(50)!r}",
+        "DEBUG = False",
+        "SECURE_SSL_REDIRECT = True",
+        "SECURE_HSTS_SECONDS = 31536000",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS = True",
+        "SECURE_HSTS_PRELOAD = True",
+        "SESSION_COOKIE_SECURE = True",
+        "CSRF_COOKIE_SECURE = True",
+        "",
+        "# made unsafe for this run:",
+        *unsafe,
+        "",
+        f"Path({str(marker)!r}).write_text(str(os.getpid()))  # who imported these settings",
+    ]
+    (folder / f"{name}.py").write_text("\n".join(lines) + "\n")
+    return name
+
+
+@exercise(
+    "12",
+    "deploy_issues",
+    hints=(
+        "Lesson 12 runs `manage.py check --deploy --settings ...` in a process of its own and "
+        "reads the check ids, such as security.W004, from its output.",
+        "subprocess.run([sys.executable, 'manage.py', 'check', '--deploy', '--settings', "
+        "settings, '--pythonpath', pythonpath], cwd=SITE_DIR, capture_output=True, text=True), "
+        "then re.findall on stdout + stderr.",
+    ),
+)
+def deploy_issues(deploy_issues):
+    """Check that deploy_issues(settings, pythonpath) runs `manage.py check --deploy` on a settings module and returns the ids it reports."""
+    folder = Path(tempfile.mkdtemp(prefix="lesson12-settings-"))
+    try:
+        unsafe = random.sample(sorted(_UNSAFE), random.randint(2, 4))  # varies per run
+        marker = folder / "imported-by"
+        settings = _settings_module(folder, unsafe, marker)
+        result = call_sync(deploy_issues, settings, str(folder))
+        imported_by = marker.read_text() if marker.exists() else None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if imported_by is None:
+        fail(
+            "The settings module was never imported: run `manage.py check --deploy` with "
+            "--settings (and --pythonpath) set to what you were given.",
+        )
+    if imported_by == str(os.getpid()):
+        fail(
+            "The settings were imported in this notebook's process: run manage.py check --deploy "
+            "in a process of its own (subprocess), as a deploy pipeline would.",
+        )
+    if isinstance(result, str) or not all(isinstance(item, str) for item in result or ()):
+        fail("Return the check ids as a set of strings, e.g. {'security.W004'}.", kind="shape")
+    expected = {_UNSAFE[line] for line in unsafe}
+    got = set(result)
+    if got != expected:
+        missing, extra = sorted(expected - got), sorted(got - expected)
+        fail(
+            "check --deploy reported other ids than you returned"
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+            + (f"; not reported: {', '.join(extra)}" if extra else "")
+            + ". Read every `(security.Wnnn)` in its output (stdout and stderr).",
+        )

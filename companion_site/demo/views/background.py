@@ -1,4 +1,4 @@
-"""Work that outlives its request: asyncio.create_task, django.tasks, and the seed's executor recipe."""
+"""Work that outlives its request: asyncio.create_task, django.tasks, and a widely copied executor recipe."""
 
 import asyncio
 import functools
@@ -76,11 +76,10 @@ def _sleep_then_mark(name, delay):
 
 @json_api("GET")
 async def in_executor(request):
-    """The seed's recipe, `await loop.run_in_executor(None, job)`: the response still waits for the job."""
+    """A widely copied recipe, `await loop.run_in_executor(None, job)`: the response still waits for the job (lesson 10)."""
     started = time.time()
     name, delay = markers.name_from(request), params.delay(request)
-    loop = (
-        asyncio.get_running_loop()
-    )  # the seed used get_event_loop(); inside a coroutine this is right
+    # The recipe says get_event_loop(); inside a coroutine get_running_loop() is the right call.
+    loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, functools.partial(_sleep_then_mark, name, delay))
     return JsonResponse(where_and_when("in_executor", started, marker=name, delay=delay))

@@ -20,6 +20,8 @@ start several differently configured copies side by side without editing files:
                                12, 13: under ASGI on PostgreSQL anything above 0 leaks connections)
 - COMPANION_DB_URL             postgresql://user@host:port/name: PostgreSQL instead of SQLite
                                (start_site(database="postgres") sets it; lesson 13)
+- COMPANION_ATOMIC_REQUESTS=1  ATOMIC_REQUESTS on (lesson 13: async views refuse it)
+- COMPANION_CONN_SEED          fixes which /conn/mystery/ endpoint leaks (shuffled per start)
 - COMPANION_DB_POOL=1          psycopg's connection pool ("OPTIONS": {"pool": ...}), sized by
                                COMPANION_DB_POOL_MIN / _MAX and waiting COMPANION_DB_POOL_TIMEOUT
                                seconds for a free connection (psycopg_pool's defaults: 4, 4, 30)
@@ -155,6 +157,8 @@ if _flag("COMPANION_SQLITE_NAIVE"):
 if os.environ.get("COMPANION_DB_URL"):
     DATABASES["default"] = _postgres_database(os.environ["COMPANION_DB_URL"])
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("COMPANION_CONN_MAX_AGE") or 0)
+# Lesson 13: a transaction per request. Django refuses it for async views, with a RuntimeError.
+DATABASES["default"]["ATOMIC_REQUESTS"] = _flag("COMPANION_ATOMIC_REQUESTS")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # django.tasks (Django 6.0+): both built-in backends are for development only; neither runs a

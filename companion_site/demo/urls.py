@@ -6,6 +6,7 @@ from .views import (
     accounts,
     background,
     bridges,
+    connections,
     db_wait,
     deploying,
     executor_orm,
@@ -46,6 +47,15 @@ urlpatterns = [
     path("items/<int:item_id>/", items.item_detail, name="item-detail"),
     path("orm/gather/", orm.gather_queries, name="orm-gather"),
     path("orm/ticket/", orm.ticket, name="orm-ticket"),
+    path("conn/query/", connections.query_then_wait, name="conn-query"),
+    path("conn/fire-and-forget/", connections.fire_and_forget, name="conn-fire-and-forget"),
+    path(
+        "conn/fire-and-forget-closed/",
+        connections.fire_and_forget_closed,
+        name="conn-fire-and-forget-closed",
+    ),
+    path("conn/mystery/<slug:letter>/", connections.mystery, name="conn-mystery"),
+    path("conn/ticket-locked/", connections.ticket_locked, name="conn-ticket-locked"),
     path("stream/", streaming.stream, name="stream"),
     path("stream/open/", streaming.open_streams, name="stream-open"),
     # The sync generator of lesson 08, also the benchmark's held-connections stream (lesson 15).

@@ -257,3 +257,11 @@ def test_shortcut_the_formula_instead_of_the_pool_is_rejected():
         return [expected_sum_of_squares(n) for n in numbers]
 
     assert failure(checks.in_processes, in_processes).kind == "wrong_method"
+
+
+def test_work_on_the_loop_is_named_as_this_process():
+    async def in_processes(work, numbers):
+        return [work(n) for n in numbers]
+
+    error = failure(checks.in_processes, in_processes)
+    assert error.kind == "wrong_method" and "ran in this process" in error.hint

@@ -121,6 +121,7 @@ async def lookup_all(lookup_all):
 # find_blocking_line: the server's watchdog names the line that holds its loop.
 
 CULPRITS = ("thumbnail", "report", "convert")
+LIBRARY_CULPRIT = "convert"  # it waits in subprocess.py: the innermost frame is a library's
 CULPRIT_MODULE = "demo/views/loopwatch.py"
 
 
@@ -167,10 +168,20 @@ async def _quiet_watchdog(client):
 )
 async def find_blocking_line(find_blocking_line, site):
     """Check that find_blocking_line(client, path) names the line of the site's own code that held the server's event loop while it served path, found with the server's watchdog."""
+    # Two paths per run: one of the culprits that block in their own code (chosen at random),
+    # and the one that blocks inside the standard library, where the innermost frame is not
+    # the answer.
+    inside = [name for name in CULPRITS if name != LIBRARY_CULPRIT]
+    names = random.sample(inside, 1) if inside else []
+    names += [LIBRARY_CULPRIT] if LIBRARY_CULPRIT in CULPRITS else []
+    random.shuffle(names)
+    for name in names:
+        await _find_one(find_blocking_line, site, f"/culprits/{name}/")
+
+
+async def _find_one(find_blocking_line, site, path):
     from ..site import SITE_DIR
 
-    name = random.choice(CULPRITS)
-    path = f"/culprits/{name}/"
     async with httpx.AsyncClient(base_url=site.url, timeout=10) as own:
         await _quiet_watchdog(own)
         since = time.time()

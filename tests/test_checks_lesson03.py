@@ -1,95 +1,259 @@
-"""The lesson 03 check passes offloaded answers and names each wrong one."""
+"""The lesson 03 checks pass offloaded answers, judge where the work ran, and name each wrong one."""
 
 import asyncio
 import concurrent.futures
+import contextvars
+import functools
 import multiprocessing
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from tutorial.checks import ExerciseFailed
 from tutorial.checks import lesson03 as checks
-from tutorial.cpu import sum_of_squares
+from tutorial.checks.core import REGISTRY
+from tutorial.cpu import expected_sum_of_squares, sum_of_squares
+
+SPAWN = multiprocessing.get_context("spawn")
 
 
-def run(answer):
-    asyncio.run(checks.offloaded_sum_of_squares(answer))
-
-
-def failure(answer):
+def failure(check, answer):
     with pytest.raises(ExerciseFailed) as caught:
-        run(answer)
+        asyncio.run(check(answer))
     return caught.value
 
 
-async def with_to_thread(n):
-    return await asyncio.to_thread(sum_of_squares, n)
+def passes(check, answer, capsys):
+    asyncio.run(check(answer))
+    return "✓" in capsys.readouterr().out
 
 
-async def with_a_process_pool(n):
-    spawn = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
-        return await asyncio.get_running_loop().run_in_executor(pool, sum_of_squares, n)
+def test_every_exercise_has_hint_steps():
+    for name in ["offloaded_sum_of_squares", "in_context", "in_processes"]:
+        assert len(REGISTRY[f"03_{name}"].hints) >= 2
 
 
-@pytest.mark.parametrize("answer", [with_to_thread, with_a_process_pool])
+# offloaded_sum_of_squares(work, n)
+
+
+async def with_to_thread(work, n):
+    return await asyncio.to_thread(work, n)
+
+
+async def with_sync_to_async(work, n):
+    return await sync_to_async(work, thread_sensitive=False)(n)
+
+
+async def with_a_process_pool(work, n):
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=SPAWN) as pool:
+        return await asyncio.get_running_loop().run_in_executor(pool, work, n)
+
+
+@pytest.mark.parametrize("answer", [with_to_thread, with_sync_to_async, with_a_process_pool])
 def test_offloaded_answers_pass(answer, capsys):
-    run(answer)
-    assert "✓" in capsys.readouterr().out
+    assert passes(checks.offloaded_sum_of_squares, answer, capsys)
 
 
 def test_untouched_exercise_fails_with_not_started():
-    async def offloaded(n):
+    async def offloaded(work, n):
         raise NotImplementedError
 
-    assert failure(offloaded).kind == "not_started"
+    assert failure(checks.offloaded_sum_of_squares, offloaded).kind == "not_started"
 
 
 def test_calling_it_on_the_loop_is_blocking():
-    async def offloaded(n):
-        return sum_of_squares(n)
+    async def offloaded(work, n):
+        return work(n)
 
-    error = failure(offloaded)
-    assert error.kind == "blocked"
-    assert "blocked the event loop" in error.hint
+    error = failure(checks.offloaded_sum_of_squares, offloaded)
+    assert error.kind == "blocked" and "blocked the event loop" in error.hint
 
 
 def test_a_forgotten_await_on_to_thread_is_named():
-    async def offloaded(n):
-        return asyncio.to_thread(sum_of_squares, n)
+    async def offloaded(work, n):
+        return asyncio.to_thread(work, n)
 
-    assert failure(offloaded).kind == "missing_await"
+    assert failure(checks.offloaded_sum_of_squares, offloaded).kind == "missing_await"
 
 
 def test_a_forgotten_await_on_run_in_executor_is_named():
-    async def offloaded(n):
-        return asyncio.get_running_loop().run_in_executor(None, sum_of_squares, 10)
+    async def offloaded(work, n):
+        return asyncio.get_running_loop().run_in_executor(None, work, 10)
 
-    error = failure(offloaded)
-    assert error.kind == "missing_await"
-    assert "Future" in error.hint
+    error = failure(checks.offloaded_sum_of_squares, offloaded)
+    assert error.kind == "missing_await" and "Future" in error.hint
 
 
-def test_a_wrong_value_is_shown_with_the_expected_one():
-    async def offloaded(n):
-        return await asyncio.to_thread(sum_of_squares, n - 1)
+def test_a_wrong_argument_is_named():
+    async def offloaded(work, n):
+        return await asyncio.to_thread(work, n - 1)
 
-    error = failure(offloaded)
-    assert error.kind == "wrong"
-    assert "call it with n" in error.hint
+    error = failure(checks.offloaded_sum_of_squares, offloaded)
+    assert error.kind == "wrong" and "call it with n" in error.hint
 
 
 def test_a_plain_def_is_not_async():
-    def offloaded(n):
-        return sum_of_squares(n)
+    def offloaded(work, n):
+        return work(n)
 
-    assert failure(offloaded).kind == "not_async"
+    assert failure(checks.offloaded_sum_of_squares, offloaded).kind == "not_async"
 
 
 @pytest.mark.filterwarnings("ignore:coroutine 'to_thread' was never awaited")
 def test_asyncio_run_inside_the_loop_is_an_exception():
-    async def offloaded(n):
-        return asyncio.run(asyncio.to_thread(sum_of_squares, n))
+    async def offloaded(work, n):
+        return asyncio.run(asyncio.to_thread(work, n))
 
-    error = failure(offloaded)
-    assert error.kind == "exception"
-    assert "RuntimeError" in error.hint
+    error = failure(checks.offloaded_sum_of_squares, offloaded)
+    assert error.kind == "exception" and "RuntimeError" in error.hint
+
+
+def test_shortcut_the_closed_formula_is_rejected():
+    async def offloaded(work, n):
+        return expected_sum_of_squares(n)  # the right number, no work moved anywhere
+
+    error = failure(checks.offloaded_sum_of_squares, offloaded)
+    assert error.kind == "wrong_method" and "work() never ran" in error.hint
+
+
+def test_shortcut_the_untraced_function_in_a_thread_is_rejected():
+    async def offloaded(work, n):
+        return await asyncio.to_thread(sum_of_squares, n)  # right value, right place, not work
+
+    assert failure(checks.offloaded_sum_of_squares, offloaded).kind == "wrong_method"
+
+
+# in_context(executor, fn)
+
+
+async def context_copied(executor, fn):
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, contextvars.copy_context().run, fn)
+
+
+async def context_copied_with_partial(executor, fn):
+    run = functools.partial(contextvars.copy_context().run, fn)
+    return await asyncio.get_running_loop().run_in_executor(executor, run)
+
+
+@pytest.mark.parametrize("answer", [context_copied, context_copied_with_partial])
+def test_copying_the_context_passes(answer, capsys):
+    assert passes(checks.in_context, answer, capsys)
+
+
+def test_in_context_untouched_is_not_started():
+    async def in_context(executor, fn):
+        raise NotImplementedError
+
+    assert failure(checks.in_context, in_context).kind == "not_started"
+
+
+def test_in_context_plain_def_is_named():
+    def in_context(executor, fn):
+        return executor.submit(fn).result()
+
+    assert failure(checks.in_context, in_context).kind == "not_async"
+
+
+def test_in_context_forgotten_await_is_named():
+    async def in_context(executor, fn):
+        return asyncio.get_running_loop().run_in_executor(executor, fn)
+
+    assert failure(checks.in_context, in_context).kind == "missing_await"
+
+
+def test_plain_run_in_executor_loses_the_context():
+    async def in_context(executor, fn):
+        return await asyncio.get_running_loop().run_in_executor(executor, fn)
+
+    error = failure(checks.in_context, in_context)
+    assert error.kind == "wrong" and "does not carry context variables" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+def test_setting_the_values_in_the_pool_thread_leaks_them():
+    # It sees the caller's values — by setting them in the thread's own context, where they
+    # (and whatever fn sets) stay for the thread's next job.
+    async def in_context(executor, fn):
+        values = list(contextvars.copy_context().items())
+
+        def run():
+            for variable, value in values:
+                variable.set(value)
+            return fn()
+
+        return await asyncio.get_running_loop().run_in_executor(executor, run)
+
+    error = failure(checks.in_context, in_context)
+    assert error.kind == "wrong" and "The pool thread kept" in error.hint
+
+
+def test_shortcut_to_thread_is_another_pool():
+    async def in_context(executor, fn):
+        return await asyncio.to_thread(fn)  # copies the context, but in the default pool
+
+    error = failure(checks.in_context, in_context)
+    assert error.kind == "wrong_method" and "not in the executor you were given" in error.hint
+
+
+# in_processes(work, numbers)
+
+
+async def in_a_spawned_pool(work, numbers):
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
+        return await asyncio.gather(*(loop.run_in_executor(pool, work, n) for n in numbers))
+
+
+def test_a_process_pool_passes(capsys):
+    assert passes(checks.in_processes, in_a_spawned_pool, capsys)
+
+
+def test_in_processes_untouched_is_not_started():
+    async def in_processes(work, numbers):
+        raise NotImplementedError
+
+    assert failure(checks.in_processes, in_processes).kind == "not_started"
+
+
+def test_in_processes_plain_def_is_named():
+    def in_processes(work, numbers):
+        return [work(n) for n in numbers]
+
+    assert failure(checks.in_processes, in_processes).kind == "not_async"
+
+
+def test_a_lambda_cannot_reach_the_workers():
+    async def in_processes(work, numbers):
+        loop = asyncio.get_running_loop()
+        with concurrent.futures.ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
+            calls = (loop.run_in_executor(pool, lambda n=n: work(n)) for n in numbers)
+            return await asyncio.gather(*calls)
+
+    error = failure(checks.in_processes, in_processes)
+    assert error.kind == "not_importable" and "sends it by name" in error.hint
+
+
+def test_one_process_after_another_is_named():
+    async def in_processes(work, numbers):
+        loop = asyncio.get_running_loop()
+        with concurrent.futures.ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
+            return [await loop.run_in_executor(pool, work, n) for n in numbers]
+
+    error = failure(checks.in_processes, in_processes)
+    assert error.kind == "wrong" and "one after another" in error.hint
+
+
+def test_shortcut_threads_instead_of_processes_is_rejected():
+    async def in_processes(work, numbers):
+        return await asyncio.gather(*(asyncio.to_thread(work, n) for n in numbers))
+
+    error = failure(checks.in_processes, in_processes)
+    assert error.kind == "wrong_method" and "ran in this process" in error.hint
+
+
+def test_shortcut_the_formula_instead_of_the_pool_is_rejected():
+    async def in_processes(work, numbers):
+        return [expected_sum_of_squares(n) for n in numbers]
+
+    assert failure(checks.in_processes, in_processes).kind == "wrong_method"

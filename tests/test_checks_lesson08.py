@@ -1,12 +1,15 @@
 """The lesson 08 check passes a reader that stops early and names each wrong one."""
 
 import asyncio
+import contextlib
 import json
+import time
 
 import httpx
 import pytest
 
-from tutorial.checks import ExerciseFailed
+from tests.run_check import failure as failure_of
+from tests.run_check import run as run_check
 from tutorial.checks import lesson08 as checks
 from tutorial.site import start_site
 
@@ -18,13 +21,11 @@ def site():
 
 
 def run(answer, site):
-    asyncio.run(checks.first_events(answer, site))
+    run_check(checks.first_events, answer, site)
 
 
 def failure(answer, site):
-    with pytest.raises(ExerciseFailed) as caught:
-        run(answer, site)
-    return caught.value
+    return failure_of(checks.first_events, answer, site)
 
 
 def data_of(line):
@@ -136,3 +137,176 @@ def test_a_sync_client_blocking_the_loop_is_named(site):
                     return events
 
     assert failure(first_events, site).kind == "blocked"
+
+
+def test_a_typed_in_answer_never_reached_the_server(site):
+    async def first_events(client, url, k):
+        return [{"n": n} for n in range(k)]
+
+    assert "never saw you leave" in failure(first_events, site).hint
+
+
+# 2 · read_for
+
+
+async def read_for(client, url, seconds):
+    events = []
+    try:
+        async with asyncio.timeout(seconds):
+            async with client.stream("GET", url) as response:
+                async for line in response.aiter_lines():
+                    if (data := data_of(line)) is not None:
+                        events.append(data)
+    except TimeoutError:
+        pass
+    return events
+
+
+def test_a_deadline_on_the_whole_read_passes(site, capsys):
+    run_check(checks.read_for, read_for, site)
+    assert "✓ [08_read_for]" in capsys.readouterr().out
+
+
+def test_untouched_read_for_fails_with_not_started(site):
+    async def read_for(client, url, seconds):
+        raise NotImplementedError
+
+    assert failure_of(checks.read_for, read_for, site).kind == "not_started"
+
+
+def test_httpx_s_own_timeout_never_trips_on_a_trickle(site):
+    async def read_for(client, url, seconds):
+        events = []
+        with contextlib.suppress(httpx.TimeoutException):
+            async with client.stream("GET", url, timeout=seconds) as response:
+                async for line in response.aiter_lines():
+                    if (data := data_of(line)) is not None:
+                        events.append(data)
+        return events
+
+    error = failure_of(checks.read_for, read_for, site)
+    assert error.kind == "timeout" and "httpx's own timeout=" in error.hint
+
+
+def test_wait_for_that_throws_the_events_away_is_named(site):
+    async def read_for(client, url, seconds):
+        try:
+            return await asyncio.wait_for(stops_early(client, url, 10**6), seconds)
+        except TimeoutError:
+            return []
+
+    assert "returned no events" in failure_of(checks.read_for, read_for, site).hint
+
+
+def test_a_typed_in_read_for_is_named(site):
+    async def read_for(client, url, seconds):
+        return [{"n": n} for n in range(int(seconds / 0.1))]
+
+    assert "never saw you leave" in failure_of(checks.read_for, read_for, site).hint
+
+
+# 3 · ticks, served through Django's ASGI handler
+
+
+async def ticks(count, interval, subscription):
+    try:
+        for n in range(count):
+            yield f"data: {json.dumps({'n': n})}\n\n"
+            await asyncio.sleep(interval)
+    except asyncio.CancelledError:
+        raise
+    finally:
+        subscription.close()
+
+
+def test_a_cancel_safe_generator_passes(capsys):
+    run_check(checks.ticks, ticks)
+    assert "✓ [08_ticks]" in capsys.readouterr().out
+
+
+def test_untouched_ticks_fails_with_not_started():
+    async def ticks(count, interval, subscription):
+        raise NotImplementedError
+
+    assert failure_of(checks.ticks, ticks).kind == "not_started"
+
+
+def test_a_sync_generator_is_named():
+    def ticks(count, interval, subscription):
+        yield from ()
+
+    error = failure_of(checks.ticks, ticks)
+    assert error.kind == "not_async" and "consumes a sync iterator in full" in error.hint
+
+
+def test_time_sleep_in_the_generator_blocks_the_loop():
+    async def ticks(count, interval, subscription):
+        try:
+            for n in range(count):
+                yield f"data: {json.dumps({'n': n})}\n\n"
+                time.sleep(interval)
+        finally:
+            subscription.close()
+
+    assert failure_of(checks.ticks, ticks).kind == "blocked"
+
+
+def test_clean_up_only_on_cancellation_is_named():
+    async def ticks(count, interval, subscription):
+        try:
+            for n in range(count):
+                yield f"data: {json.dumps({'n': n})}\n\n"
+                await asyncio.sleep(interval)
+        except asyncio.CancelledError:
+            subscription.close()
+            raise
+
+    assert "ran to its end" in failure_of(checks.ticks, ticks).hint
+
+
+def test_no_clean_up_on_a_disconnect_is_named():
+    async def ticks(count, interval, subscription):
+        for n in range(count):
+            yield f"data: {json.dumps({'n': n})}\n\n"
+            await asyncio.sleep(interval)
+        subscription.close()  # only when it ran to its end
+
+    assert "The client left after 2 events" in failure_of(checks.ticks, ticks).hint
+
+
+def test_swallowing_the_cancellation_is_named():
+    async def ticks(count, interval, subscription):
+        try:
+            for n in range(count):
+                yield f"data: {json.dumps({'n': n})}\n\n"
+                await asyncio.sleep(interval)
+        except asyncio.CancelledError:
+            return  # swallowed
+        finally:
+            subscription.close()
+
+    assert "swallowed the CancelledError" in failure_of(checks.ticks, ticks).hint
+
+
+def test_events_made_all_at_once_are_named():
+    async def ticks(count, interval, subscription):
+        try:
+            await asyncio.sleep(count * interval)  # everything first...
+            for n in range(count):
+                yield f"data: {json.dumps({'n': n})}\n\n"  # ...then all at once
+        finally:
+            subscription.close()
+
+    assert "all arrived together" in failure_of(checks.ticks, ticks).hint
+
+
+def test_wrong_event_text_is_named():
+    async def ticks(count, interval, subscription):
+        try:
+            for n in range(count):
+                yield f"{n}\n"
+                await asyncio.sleep(interval)
+        finally:
+            subscription.close()
+
+    assert "expected three events" in failure_of(checks.ticks, ticks).hint

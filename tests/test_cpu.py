@@ -16,3 +16,18 @@ def test_rounds_for_scales_with_the_time_asked_for():
 
 def test_the_function_pickles_by_name_for_process_pools():
     assert pickle.loads(pickle.dumps(sum_of_squares)) is sum_of_squares
+
+
+def test_the_traced_function_records_who_ran_it_and_pickles(tmp_path):
+    import functools
+    import json
+    import os
+
+    from tutorial.cpu import traced_sum_of_squares
+
+    log = tmp_path / "runs.jsonl"
+    work = pickle.loads(pickle.dumps(functools.partial(traced_sum_of_squares, log=str(log))))
+    assert work(10) == work(3) + sum(i * i for i in range(3, 10))
+    first, second = (json.loads(line) for line in log.read_text().splitlines())
+    assert first["n"] == 10 and second["n"] == 3 and first["pid"] == os.getpid()
+    assert first["started"] <= first["ended"] <= second["started"]

@@ -4,12 +4,14 @@ The unit tests build tiny notebooks in a temp dir; the rest run over the real so
 exercises/, one test per notebook so pytest-xdist spreads the kernels.
 """
 
+import contextlib
 import importlib
 import pkgutil
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -266,6 +268,57 @@ def test_progress_reports_each_lesson_its_exercises_and_the_next_one(root, capsy
     assert {p: p.read_bytes() for p in (root / "exercises").iterdir()} == before
     log = (root / ".progress" / "96_hung.log").read_text()
     assert "what the kernel wrote to stderr" in log
+
+
+def test_ctrl_c_stops_progress_with_what_ran_so_far_and_no_traceback(root, tmp_path):
+    exercises.generate(root)
+    hung = nbs.read(root / "solutions" / "99_double.ipynb")
+    hung.cells.insert(2, code("import time\nprint('running', flush=True)\ntime.sleep(600)"))
+    nbs.write(hung, root / "exercises" / nbs.exercise_name("99_zz_sleeps"))
+    command = [sys.executable, "-m", "tutorial", "--root", str(root), "progress", "--limit", "60"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as ran:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and ran.poll() is None and not _sleeping():
+            time.sleep(0.2)
+        ran.send_signal(2)  # Ctrl-C
+        out, err = ran.communicate(timeout=60)
+    assert ran.returncode == 130, err
+    assert "Stopped with Ctrl-C after 1 of 2 notebooks; so far:" in out
+    assert "0 of 1 passed, 0 failed, 1 not started." in out  # the one checked before Ctrl-C
+    assert "Traceback" not in out + err
+    import psutil
+
+    kernels = []
+    for process in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if "ipykernel_launcher" in cmdline and process.cwd() == str(root / "exercises"):
+                kernels.append(process)
+    assert not kernels, "a kernel outlived Ctrl-C"
+
+
+def _sleeping():
+    """True once this test's progress run has a kernel sleeping in `time.sleep(600)`."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any(t.id != child.pid for t in child.threads()) and _in_sleep_cell(child):
+                return True
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return False
+
+
+def _in_sleep_cell(process):
+    """The kernel's main thread waits in time.sleep (Linux: /proc's wchan names a *sleep call)."""
+    cmdline = " ".join(process.cmdline())
+    if "ipykernel_launcher" not in cmdline:
+        return False
+    wchan = Path(f"/proc/{process.pid}/wchan")
+    return wchan.exists() and "sleep" in wchan.read_text()
 
 
 def fake_execute(failures, real=nbs.execute):

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from tutorial.hops import HOPS, time_hops
+from tutorial.hops import HOPS, time_hops, time_request_hop
 
 
 def test_time_hops_reports_a_positive_median_for_every_hop():
@@ -23,3 +23,21 @@ def test_time_hops_works_while_an_event_loop_is_running():
 def test_time_hops_refuses_zero_calls():
     with pytest.raises(ValueError, match="at least 1"):
         time_hops(n=0)
+
+
+def test_time_request_hop_is_positive_and_leaves_no_thread():
+    import threading
+    import time
+
+    before = threading.active_count()
+    assert time_request_hop(n=5) > 0
+    for _ in range(100):  # a joiner thread may still be returning from its last line
+        if threading.active_count() == before:
+            break
+        time.sleep(0.01)
+    assert threading.active_count() == before  # each request's thread and joiner are gone
+
+
+def test_time_request_hop_refuses_zero_calls():
+    with pytest.raises(ValueError, match="at least 1"):
+        time_request_hop(n=0)

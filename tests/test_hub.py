@@ -36,6 +36,7 @@ from tests.browser import ROOT, free_port
 CONFIG = ROOT / "workshop" / "jupyterhub_config.py"
 PROXY = ROOT / "workshop" / "node_modules" / ".bin" / "configurable-http-proxy"
 LEARNERS = ("ada", "grace", "linus")
+PUBLIC_HOST = "workshop.test"  # the name learners' browsers would send in Host
 LESSON = "notebooks/05_async_views.ipynb"
 EXERCISE = "exercises/00_start_here_exercises.ipynb"  # run with the answers of solutions/00_…
 pytestmark = [
@@ -63,6 +64,7 @@ class Hub:
             "WORKSHOP_HUB_PORT": str(free_port()),
             "WORKSHOP_PROXY_API_PORT": str(free_port()),
             "WORKSHOP_ADMIN_TOKEN": self.token,
+            "WORKSHOP_PUBLIC_HOST": PUBLIC_HOST,
         }
         env.pop("WORKSHOP_PASSWORD", None)  # the dummy authenticator: the test logs in by token
         self.log = open(tmp_path / "hub.log", "wb")  # noqa: SIM115 - closed in stop()
@@ -284,8 +286,10 @@ def test_three_learners_share_one_host_without_seeing_each_other(tmp_path, capsy
         for name, site in sites.items():
             port = site["url"].rsplit(":", 1)[1]
             assert site["live"] == f"/user/{name}/proxy/{port}/live/", site
+            # As a browser on another machine asks: the hub's public name in Host.
             own = httpx.get(
-                hub.url + site["live"], headers={"Authorization": f"token {tokens[name]}"}
+                hub.url + site["live"],
+                headers={"Authorization": f"token {tokens[name]}", "Host": PUBLIC_HOST},
             )
             assert own.status_code == 200 and "Requests in flight" in own.text, own.status_code
             for other in LEARNERS:

@@ -5,6 +5,8 @@ import json
 import os
 import re
 import stat
+import subprocess
+import sys
 
 from tests.browser import ROOT
 
@@ -91,3 +93,37 @@ def test_the_workshop_hub_keeps_everything_but_its_public_port_on_loopback(monke
     assert config.JupyterHub.cleanup_servers is True
     # the hub's secrets (the proxy's token) stay out of learners' servers
     assert "CONFIGPROXY_AUTH_TOKEN" not in config.Spawner.env_keep
+
+
+def test_the_workshop_hub_tells_the_sites_its_public_host_name(monkeypatch, tmp_path):
+    config = load_workshop_config(monkeypatch, tmp_path, WORKSHOP_PUBLIC_HOST="ws.example.org")
+    assert config.Spawner.environment["COMPANION_ALLOWED_HOSTS"] == "ws.example.org"
+
+
+def test_binder_start_lets_the_sites_accept_binders_host_names():
+    start = BINDER / "start"
+    assert start.stat().st_mode & stat.S_IXUSR, "repo2docker runs start only when executable"
+    text = start.read_text()
+    assert re.search(r'^export COMPANION_ALLOWED_HOSTS=".*\.mybinder\.org', text, re.M)
+    assert text.rstrip().endswith('exec "$@"'), "start must hand over to JupyterLab"
+
+
+def test_a_codespace_lets_the_sites_accept_its_forwarded_host_names():
+    config = json.loads(DEVCONTAINER.read_text())
+    assert config["containerEnv"]["COMPANION_ALLOWED_HOSTS"] == ".app.github.dev"
+
+
+def test_the_site_accepts_the_host_names_it_is_given_and_only_those():
+    code = "from config import settings; print(settings.ALLOWED_HOSTS)"
+    env = {**os.environ, "COMPANION_ALLOWED_HOSTS": " .app.github.dev, workshop.example.org ,"}
+    shown = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT / "companion_site", env=env,
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "'.app.github.dev', 'workshop.example.org']" in shown
+    env.pop("COMPANION_ALLOWED_HOSTS")
+    shown = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT / "companion_site", env=env,
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert shown.strip() == "['127.0.0.1', 'localhost', '[::1]', 'testserver']"

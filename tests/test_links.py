@@ -112,6 +112,14 @@ def test_the_live_page_link_in_notebook_00_opens_through_jupyterlabs_proxy(tmp_p
             )
             SCREENSHOTS.mkdir(exist_ok=True)
             live.screenshot(path=SCREENSHOTS / "live-through-jupyter-proxy.png")
+            # The WebSocket room page: its socket goes through the proxy too.
+            live.goto(live.url.removesuffix("/live/") + "/room/lobby/")
+            live.wait_for_function(
+                "document.getElementById('status').textContent === 'connected'", timeout=15_000
+            )
+            live.locator("#text").fill("through the proxy")
+            live.locator("#send button").click()
+            live.locator("#log", has_text="through the proxy").wait_for(timeout=10_000)
             browser.close()
     finally:
         lab.stop()

@@ -57,7 +57,8 @@ def test_ci_runs_the_readmes_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme
-    assert ci.strip().splitlines()[-1] == "make test"
+    # `make test` as a step of its own (the book and hub steps follow it, each too heavy for it)
+    assert "make test" in [line.strip() for line in ci.splitlines()]
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
 
 

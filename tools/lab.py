@@ -71,9 +71,12 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8888)
     parser.add_argument("--no-browser", action="store_true", help="only print the URL")
     parser.add_argument("--log", type=Path, default=LOG, help="where Jupyter's own output goes")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)  # tests
     args = parser.parse_args(argv)
     token = os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)
-    command = lab_command(args.port, token=token, open_browser=not args.no_browser)
+    command = lab_command(
+        args.port, root_dir=args.root, token=token, open_browser=not args.no_browser
+    )
     # port_retries=0: a busy port is an error to report, not a silently different URL.
     command += ["--ServerApp.port_retries=0"]
     log_path = args.log
@@ -81,7 +84,7 @@ def main(argv=None):
     with log_path.open("w", encoding="utf-8") as log:
         # stdin not a terminal: Ctrl-C stops Jupyter at once instead of asking in the log.
         process = subprocess.Popen(
-            command, cwd=ROOT, env=lab_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            command, cwd=args.root, env=lab_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
         try:
             if not wait_until_up(process, args.port, token):

@@ -9,11 +9,8 @@ purpose. Settings can be configured only once per process, so setup_django() is 
 it again and you get the same database back; ask for a different one and it says why it cannot.
 """
 
-import atexit
 import os
-import shutil
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -83,10 +80,16 @@ def _configured_elsewhere(settings, wanted):
     return name
 
 
+_keeper = None  # holds the folder of the fresh database: it goes when this process does
+
+
 def _fresh_database():
-    folder = Path(tempfile.mkdtemp(prefix="companion-notebook-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return folder / "db.sqlite3"
+    # Not mkdtemp + atexit: a kernel killed with SIGKILL runs no atexit, and left these behind.
+    global _keeper
+    from tutorial.services import owned_folder
+
+    _keeper = owned_folder("notebook-db")
+    return _keeper.workdir / "db.sqlite3"
 
 
 def _migrate():

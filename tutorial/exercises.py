@@ -59,9 +59,9 @@ def strip_solution(source, where="cell"):
 def _notice(solution_name):
     cell = nbformat.v4.new_markdown_cell(
         "*Your copy: write your answers here, in place of each `# YOUR CODE HERE`, and run the "
-        "check cell under it. Save before `make progress`, which reads the saved file. "
-        f"Worked answers: `solutions/{solution_name}` (try the hints first). "
-        "`make exercises` never overwrites a copy you have written in.*"
+        "check cell under it. `make watch` in a terminal checks this notebook each time you "
+        "save it; `make progress` shows all your exercises (it reads the saved files). "
+        f"Worked answers: `solutions/{solution_name}` (try the hints first).*"
     )
     cell["id"] = NOTICE_ID
     return cell

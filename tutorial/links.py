@@ -12,6 +12,10 @@ How the kernel learns the server's base URL, first match wins:
   JUPYTERHUB_SERVICE_PREFIX   set by JupyterHub (and so Binder) for every single-user server
   the Jupyter server this kernel descends from, read from its runtime file (`jupyter lab` by hand)
 Set TUTORIAL_JUPYTER_BASE_URL to "none" to get 127.0.0.1 links whatever the server.
+
+A request through the proxy keeps the Host header your browser sent (the hub's name, say), and
+Django answers only hosts it knows: the site adds those in COMPANION_ALLOWED_HOSTS, which the
+workshop's hub config, binder/start and .devcontainer/ set.
 """
 
 import json

@@ -247,6 +247,10 @@ async def _execute(nb, cwd, timeout, limit, stderr):
             # cleanup_kc: we made the kernel manager, so nbclient would leave the kernel running.
             await client.async_execute(cleanup_kc=True, stderr=stderr)
     except Exception as error:  # TimeoutError from `deadline`, DeadKernelError, ...
+        if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+            # nbclient's own Ctrl-C (SIGINT/SIGTERM) handler shut the kernel down: this run
+            # was stopped by the person at the keyboard, not by the notebook.
+            raise KeyboardInterrupt from error
         if running and (deadline.expired() or isinstance(error, DeadKernelError)):
             raise stopped() from error
         if not running:

@@ -192,13 +192,26 @@ def report(results, root=nbs.ROOT):
     )
 
 
+class Checked(dict):
+    """{path: its Results}; `interrupted` when Ctrl-C stopped the run before the last one."""
+
+    interrupted = False
+
+
 def run_all(paths, timeout=60, limit=180, root=nbs.ROOT):
-    """{path: its Results} for every exercise notebook, with a progress bar on stderr."""
-    results = {}
+    """{path: its Results} for every exercise notebook, with a progress bar on stderr.
+
+    Ctrl-C stops the run (the running notebook's kernel is shut down on the way out) and
+    returns what was checked so far, with `interrupted` set: no traceback.
+    """
+    results = Checked()
     with tqdm(paths, desc="Running your exercises", unit="notebook", file=sys.stderr) as shown:
-        for path in shown:
-            shown.set_postfix_str(path.name)
-            results[path] = run(path, timeout, limit, root)
+        try:
+            for path in shown:
+                shown.set_postfix_str(path.name)
+                results[path] = run(path, timeout, limit, root)
+        except KeyboardInterrupt:
+            results.interrupted = True
     return results
 
 
@@ -212,5 +225,9 @@ def main(root=nbs.ROOT, timeout=60, limit=180):
         print("No exercises/NN_*_exercises.ipynb found: run `make exercises` first.")
         return 1
     print("Checking your exercise notebooks as they are saved on disk (save in JupyterLab first).")
-    print(report(flat(run_all(paths, timeout, limit, root)), root))
-    return 0
+    results = run_all(paths, timeout, limit, root)
+    if results.interrupted:
+        print(f"Stopped with Ctrl-C after {len(results)} of {len(paths)} notebooks; so far:")
+    if results:
+        print(report(flat(results), root))
+    return 130 if results.interrupted else 0

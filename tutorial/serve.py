@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 GRACE_SECONDS = 3.0
 
@@ -55,7 +56,23 @@ def take_down(child, stop_signal):
     if child.poll() is None:
         child.kill()
     child.wait()
-    psutil.wait_procs(tree, timeout=GRACE_SECONDS)
+    wait_until_gone(tree, GRACE_SECONDS)
+
+
+def wait_until_gone(processes, seconds):
+    """Wait for `processes` to end. A zombie counts as gone: once our child is dead they are
+    not ours to reap, and an init that reaps slowly must not make every stop() wait."""
+    import psutil
+
+    deadline = time.monotonic() + seconds
+    for process in processes:
+        while time.monotonic() < deadline:
+            try:
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.01)
 
 
 def wait_for_eof():

@@ -194,6 +194,18 @@ def _wait_until_ready(service, ready, timeout, error):
     raise error(service.failure(f"was not ready within {timeout:.0f} s"))
 
 
+def owned_folder(name):
+    """A temp folder removed when this process ends, however it ends (SIGKILL too): a service
+    that only waits, so that its supervisor removes the folder. Keep the handle referenced."""
+    workdir = make_workdir(name)
+    return start_service(
+        name,
+        [sys.executable, "-c", "import signal; signal.pause()"],  # wait for the end, idle
+        workdir=workdir,
+        ready=lambda service: True,
+    )
+
+
 def leftovers(checkout=ROOT):
     """Supervisors, and the processes below them, that belong to `checkout` (make kill-servers)."""
     import psutil

@@ -48,6 +48,9 @@ def main(root=nbs.ROOT, timeout=60, limit=180, rechecks=None):
     print("Checking every exercise once, then again each time you save its notebook.")
     seen = stamps(root)
     results = progress.run_all(paths, timeout, limit, root)
+    if results.interrupted:
+        print("\nStopped watching.")
+        return 0
     print(progress.report(progress.flat(results), root))
     print("\nWatching exercises/ — save a notebook (Ctrl-S) to check it again; Ctrl-C stops.")
     done = 0

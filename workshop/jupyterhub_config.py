@@ -12,6 +12,8 @@ Settings come from the environment (defaults in brackets):
   WORKSHOP_PASSWORD            one password for every learner (SharedPasswordAuthenticator);
                                unset: any name and any password get in (a trial on your own machine)
   WORKSHOP_ADMIN_TOKEN         an API token for the instructor's scripts (start servers, list users)
+  WORKSHOP_PUBLIC_HOST         the host name learners type (workshop.example.org): companion sites
+                               accept it, since a request through the proxy keeps its Host header
 """
 
 import os
@@ -78,6 +80,8 @@ c.Spawner.http_timeout = 90
 c.Spawner.env_keep = ["JUPYTERHUB_SINGLEUSER_APP", "LANG", "LC_ALL", "TUTORIAL_RUN_ID"]
 # The venv first on PATH, so a learner's terminal finds the tutorial's python and make.
 c.Spawner.environment = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+if os.environ.get("WORKSHOP_PUBLIC_HOST"):
+    c.Spawner.environment["COMPANION_ALLOWED_HOSTS"] = os.environ["WORKSHOP_PUBLIC_HOST"]
 
 
 def copy_the_tutorial(spawner):

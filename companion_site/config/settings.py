@@ -20,6 +20,8 @@ start several differently configured copies side by side without editing files:
                                12, 13: under ASGI on PostgreSQL anything above 0 leaks connections)
 - COMPANION_DB_URL             postgresql://user@host:port/name: PostgreSQL instead of SQLite
                                (start_site(database="postgres") sets it; lesson 13)
+- COMPANION_ATOMIC_REQUESTS=1  ATOMIC_REQUESTS on (lesson 13: async views refuse it)
+- COMPANION_CONN_SEED          fixes which /conn/mystery/ endpoint leaks (shuffled per start)
 - COMPANION_DB_POOL=1          psycopg's connection pool ("OPTIONS": {"pool": ...}), sized by
                                COMPANION_DB_POOL_MIN / _MAX and waiting COMPANION_DB_POOL_TIMEOUT
                                seconds for a free connection (psycopg_pool's defaults: 4, 4, 30)
@@ -76,8 +78,14 @@ def _postgres_database(url):
 # Never committed: start_site() passes one per run; a bare `manage.py` gets a throwaway one.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)
 DEBUG = _flag("DJANGO_DEBUG")
-# The site only ever listens on the loopback interface.
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+# The site only ever listens on the loopback interface. Through jupyter-server-proxy a request
+# keeps the Host its browser sent (a hub's name, *.app.github.dev): COMPANION_ALLOWED_HOSTS,
+# comma-separated, names those (tutorial/links.py; set by the hub, Binder and Codespaces files).
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"] + [
+    host.strip()
+    for host in os.environ.get("COMPANION_ALLOWED_HOSTS", "").split(",")
+    if host.strip()
+]
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -149,6 +157,8 @@ if _flag("COMPANION_SQLITE_NAIVE"):
 if os.environ.get("COMPANION_DB_URL"):
     DATABASES["default"] = _postgres_database(os.environ["COMPANION_DB_URL"])
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("COMPANION_CONN_MAX_AGE") or 0)
+# Lesson 13: a transaction per request. Django refuses it for async views, with a RuntimeError.
+DATABASES["default"]["ATOMIC_REQUESTS"] = _flag("COMPANION_ATOMIC_REQUESTS")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # django.tasks (Django 6.0+): both built-in backends are for development only; neither runs a

@@ -2,8 +2,7 @@
 
 import threading
 import time
-
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from inspect import iscoroutinefunction, markcoroutinefunction
 
 
 class RequestTimingMiddleware:

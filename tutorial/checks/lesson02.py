@@ -1,10 +1,16 @@
 """Checks for exercises/02_blocking_the_loop.ipynb."""
 
+import ast
+import asyncio
+import random
 import time
+
+import httpx
 
 from ..timing import Timeline
 from .core import exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
+from .counting import CountingTransport
 from .learner import BLOCKED_AFTER, call_async
 
 # crunch_all: 12 pieces of CPU work of 0.04 s each. One at a time (even two between heartbeats)
@@ -53,10 +59,13 @@ def make_lookup(timeline):
 
 def _check_in_order(result, expected, what):
     if not isinstance(result, (list, tuple)):
-        fail(f"Return a list of {what}, got {type(result).__name__}: {result!r:.80}")
+        fail(f"Return a list of {what}, got {type(result).__name__}: {result!r:.80}", kind="format")
     if list(result) != expected:
         if sorted(map(str, result)) == sorted(map(str, expected)):
-            fail(f"You returned {list(result)!r}: return them in the order given, {expected!r}.")
+            fail(
+                f"You returned {list(result)!r}: return them in the order given, {expected!r}.",
+                kind="order",
+            )
         fail(f"You returned {result!r:.100}; expected {expected!r}.")
 
 
@@ -70,8 +79,12 @@ def _check_each_called_once(timeline, fn_name, arguments):
 @exercise(
     "02",
     "crunch_all",
-    hint="Between two pieces of work, give the loop a turn (await asyncio.sleep(0)), or run "
-    "the work in a thread (await asyncio.to_thread(...)).",
+    hints=(
+        "Lesson 02's section 'CPU work blocks too': how does crunch_in_pieces let the others "
+        "run between two pieces of work?",
+        "Between two pieces of work, give the loop a turn (await asyncio.sleep(0)), or run "
+        "the work in a thread (await asyncio.to_thread(...)).",
+    ),
 )
 async def crunch_all(crunch_all):
     """Check that crunch_all(work, items) returns [work(item) for item in items] without holding the event loop for more than one piece of work at a time."""
@@ -84,8 +97,12 @@ async def crunch_all(crunch_all):
 @exercise(
     "02",
     "lookup_all",
-    hint="The blocking call cannot change, so run each call in a thread "
-    "(asyncio.to_thread), and start them all before awaiting any.",
+    hints=(
+        "Lesson 02's section 'The way out for a blocking call: a thread' — and lesson 01's "
+        "gather, to have them all going at once.",
+        "The blocking call cannot change, so run each call in a thread "
+        "(asyncio.to_thread), and start them all before awaiting any.",
+    ),
 )
 async def lookup_all(lookup_all):
     """Check that lookup_all(lookup, keys) returns [lookup(key) for key in keys] without blocking the event loop, running the lookups at the same time."""
@@ -99,3 +116,96 @@ async def lookup_all(lookup_all):
             f"The loop stayed free, but at most {at_once} of the {len(LOOKUP_KEYS)} lookups "
             "ran at the same time: each waited for the previous one to finish."
         )
+
+
+# find_blocking_line: the server's watchdog names the line that holds its loop.
+
+CULPRITS = ("thumbnail", "report", "convert")
+CULPRIT_MODULE = "demo/views/loopwatch.py"
+
+
+def _function_lines(site_dir, name):
+    """(first, last) line of the body of function `name` in the culprits' module, read from
+    the file (the check never imports the site's code)."""
+    tree = ast.parse((site_dir / CULPRIT_MODULE).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return node.body[0].lineno, node.end_lineno
+    raise LookupError(name)
+
+
+def _parse_place(result):
+    if not isinstance(result, str) or ":" not in result:
+        fail(
+            f'Return the place as "file:line", e.g. "demo/views/x.py:12"; got {result!r:.80}',
+            kind="format",
+        )
+    where, _, line = result.rpartition(":")
+    if not line.strip().isdigit():
+        fail(
+            f'Return the place as "file:line" with a line number; got {result!r:.80}', kind="format"
+        )
+    return where.strip(), int(line)
+
+
+async def _quiet_watchdog(client):
+    """Start a watchdog that ends at once: it replaces one left running by an earlier try, so
+    only a watchdog that the answer itself starts can see the stall."""
+    await client.post("/watchdog/start/", params={"seconds": 0.1})
+    await asyncio.sleep(0.2)
+
+
+@exercise(
+    "02",
+    "find_blocking_line",
+    hints=(
+        "Lesson 02's section 'Finding the line in a running server': start the server's "
+        "watchdog, make the request, then read what the watchdog saw.",
+        "POST /watchdog/start/, GET the path, GET /watchdog/report/; in a stall's stack "
+        "(innermost first) take the first frame whose 'project' is true: f\"{file}:{line}\".",
+    ),
+)
+async def find_blocking_line(find_blocking_line, site):
+    """Check that find_blocking_line(client, path) names the line of the site's own code that held the server's event loop while it served path, found with the server's watchdog."""
+    from ..site import SITE_DIR
+
+    name = random.choice(CULPRITS)
+    path = f"/culprits/{name}/"
+    async with httpx.AsyncClient(base_url=site.url, timeout=10) as own:
+        await _quiet_watchdog(own)
+        since = time.time()
+        transport = CountingTransport()
+        async with httpx.AsyncClient(base_url=site.url, transport=transport, timeout=10) as client:
+            result = await call_async(find_blocking_line, client, path)
+        await asyncio.sleep(0.05)  # the beat that closes the last stall
+        report = (await own.get("/watchdog/report/")).json()
+    where, line = _parse_place(result)
+    stalls = [
+        stall
+        for stall in report["stalls"]
+        if stall["at"] >= since and any(f["function"] == "culprit" for f in stall["stack"])
+    ]
+    if not stalls:
+        fail(
+            f"The server's watchdog saw no stall while your answer ran (it sent "
+            f"{transport.sent} requests): start it with POST /watchdog/start/ before you request "
+            "the path, through the client you were given, and read /watchdog/report/ after.",
+            kind="wrong_method",
+        )
+    stack = stalls[0]["stack"]
+    view = next(i for i, frame in enumerate(stack) if frame["function"] == "culprit")
+    helper = stack[view - 1]["function"]
+    first, last = _function_lines(SITE_DIR, helper)
+    if where.endswith(CULPRIT_MODULE) and first <= line <= last:
+        return
+    if where.endswith(CULPRIT_MODULE) and line == stack[view]["line"]:
+        fail(
+            "That is the view's line that calls the helper; name the line inside the helper "
+            "where the loop was held: the innermost frame of the site's own code."
+        )
+    if not where.startswith("demo/"):
+        fail(
+            f"{where} is not the site's own code (a library or the standard library): name the "
+            "line of the site's code that called it — the first frame whose 'project' is true."
+        )
+    fail(f"{result} is not where the loop was held while {path} was served.")

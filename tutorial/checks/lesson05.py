@@ -1,18 +1,26 @@
 """Checks for exercises/05_async_views.ipynb: tell the site's mystery endpoints apart over HTTP.
 
-The right answers are not written down here: each check measures the running site itself
-(the views' server-side spans, and probe views run during the load) and compares.
+The right answers are not written down anywhere: the site draws which letter does what each time
+it starts, and each check measures the running site itself (the views' server-side spans, and
+probe views run during the load) and compares. Each URL handed to the learner's code carries a
+fresh `tag`, so the check also asks the site what that code sent: an answer given without
+measuring is named as such.
 """
 
 import asyncio
+import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 import httpx
+from django.http import JsonResponse
 
 from ..load import fire, most_at_once
-from .core import exercise, fail
+from .core import ExerciseFailed, exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
-from .learner import call_async
+from .django_views import PREFIX, learner_routes, ran_in_threads
+from .learner import call_async, call_sync
 
 MYSTERIES = ("a", "b", "c", "d")
 DELAY = 0.15  # each mystery view waits this long
@@ -32,11 +40,26 @@ class Behaviour:
         return "concurrent" if self.concurrent else "serialised"
 
 
-_measured = {}  # (site url, name) -> Behaviour: measure each endpoint once per site
+_measured = {}  # (site url, server pid, name) -> Behaviour: measure each endpoint once per site
 
 
-def mystery_url(site, name):
-    return f"{site.url}/mystery/{name}/?delay={DELAY}"
+def mystery_url(site, name, tag=None):
+    tagged = f"&tag={tag}" if tag else ""
+    return f"{site.url}/mystery/{name}/?delay={DELAY}{tagged}"
+
+
+def _new_tag():
+    return secrets.token_hex(6)
+
+
+async def seen(site, tag):
+    """What the site saw of the requests tagged `tag`: (learner's request spans, probe times)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(f"{site.url}/mystery/seen/", params={"tag": tag})
+    response.raise_for_status()
+    body = response.json()
+    spans = [(i, start, end) for i, (start, end) in enumerate(body["requests"])]
+    return spans, [start for start, _ in body["probes"]]
 
 
 async def _probe_times(client, url, load):
@@ -60,7 +83,7 @@ async def measure(site, name):
     a slow answer into a wrong verdict: the views are concurrent if their spans overlap, and
     they block the loop if no probe view ran while one of them was running.
     """
-    key = (site.url, name)
+    key = (site.url, site.pid, name)
     if key not in _measured:
         async with httpx.AsyncClient(timeout=30) as client:
             load = asyncio.create_task(fire(mystery_url(site, name), n=REQUESTS))
@@ -80,45 +103,78 @@ async def measure(site, name):
 @exercise(
     "05",
     "classify",
-    hint="Time one request, then n requests sent at once (asyncio.gather): "
-    "requests that overlap take about as long as one; serialised ones about n times as long.",
+    hints=(
+        "Time one request, then n requests sent at once (asyncio.gather): requests that "
+        "overlap take about as long as one; serialised ones about n times as long.",
+        "Compare the time of the n requests together with n × the time of one: close to n × "
+        "means the server ran them one after another; close to 1 × means side by side.",
+    ),
 )
 async def classify(classify, site):
     """Check that classify(url) tells which mystery endpoints run concurrent requests side by side and which one after another."""
     for name in MYSTERIES:
-        url = mystery_url(site, name)
-        answer = await call_async(classify, url, timeout=20)
+        tag = _new_tag()
+        answer = await call_async(classify, mystery_url(site, name, tag), timeout=20)
         if not isinstance(answer, str) or answer.lower() not in ANSWERS:
             fail(f"classify returned {answer!r}; return the string 'concurrent' or 'serialised'.")
-        expected = (await measure(site, name)).answer
-        if ANSWERS[answer.lower()] == expected:
+        sent, _ = await seen(site, tag)
+        if len(sent) < 2:
+            fail(
+                f"classify answered for /mystery/{name}/ after sending {len(sent)} request(s) "
+                "to it: the answer has to be measured (which letter does what changes each "
+                "time the site starts)."
+            )
+        behaviour = await measure(site, name)
+        if behaviour.concurrent and most_at_once(sent) < 2:
+            fail(
+                f"Your requests to /mystery/{name}/ never ran at the same time on the server. "
+                "Did you send yours at once (gather, TaskGroup), not one after another in a loop?"
+            )
+        if ANSWERS[answer.lower()] == behaviour.answer:
             continue
-        if expected == "concurrent":
+        if behaviour.concurrent:
             fail(
                 f"classify said 'serialised' for /mystery/{name}/, but its requests overlap when "
-                "they are sent at the same time. Did you send yours at once (gather, TaskGroup), "
-                "not one after another in a loop?"
+                "they are sent at the same time (the server ran yours side by side too)."
             )
         fail(
             f"classify said 'concurrent' for /mystery/{name}/, but the server ran its requests "
-            "one after another. Compare the time of n requests at once with the time of one."
+            "one after another."
         )
 
 
 @exercise(
     "05",
     "blocks_loop",
-    hint="While requests to url are in flight, time a request to probe_url: "
-    "a free event loop answers it at once, a blocked one only when the blocking call returns.",
+    hints=(
+        "While requests to url are in flight, time a request to probe_url: "
+        "a free event loop answers it at once, a blocked one only when the blocking call returns.",
+        "Start the load as a task (asyncio.create_task or gather without awaiting it yet), "
+        "then probe in a loop until the load is done, and compare the probe times.",
+    ),
 )
 async def blocks_loop(blocks_loop, site):
     """Check that blocks_loop(url, probe_url) finds the mystery endpoint that stalls the server's event loop, and only that one."""
-    probe_url = site.url + "/health/"
     for name in MYSTERIES:
-        answer = await call_async(blocks_loop, mystery_url(site, name), probe_url, timeout=20)
+        tag = _new_tag()
+        probe_url = f"{site.url}/mystery/probe/?tag={tag}"
+        url = mystery_url(site, name, tag)
+        answer = await call_async(blocks_loop, url, probe_url, timeout=20)
         if not isinstance(answer, bool):
             fail(f"blocks_loop returned {answer!r}; return True or False.")
+        sent, probes = await seen(site, tag)
+        if not sent or not probes:
+            fail(
+                f"blocks_loop answered for /mystery/{name}/ after sending {len(sent)} request(s) "
+                f"to url and {len(probes)} to probe_url: the answer has to be measured, with both."
+            )
         behaviour = await measure(site, name)
+        probed_during_load = any(start < t < end for t in probes for _, start, end in sent)
+        if not behaviour.blocks_loop and not probed_during_load:
+            fail(
+                f"None of your probes ran while your requests to /mystery/{name}/ were running: "
+                "send them while the load is still in flight, not before or after it."
+            )
         if answer == behaviour.blocks_loop:
             continue
         if answer:
@@ -136,3 +192,207 @@ async def blocks_loop(blocks_loop, site):
             f"blocks_loop said False for /mystery/{name}/, but the server answered nothing else "
             "while its requests ran. Did your probe go out while they were still in flight?"
         )
+
+
+# Exercises 3 and 4 serve the learner's views in this process, through the site's URLconf.
+
+
+def _delays(n=4):
+    rng = secrets.SystemRandom()
+    return [round(rng.uniform(0.05, 0.15), 3) for _ in range(n)]
+
+
+def _requests(name, client, url, delays):
+    """An async function, named for the learner's code in call_async's hints, that sends one
+    request per delay at once."""
+
+    async def send():
+        return await asyncio.gather(*(client.get(url, {"delay": delay}) for delay in delays))
+
+    send.__name__ = send.__qualname__ = name
+    return send
+
+
+def _spanned(view, spans):
+    """The async `view`, recording on the loop when each call started and ended."""
+
+    async def spanned(request, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return await view(request, *args, **kwargs)
+        finally:
+            spans.append((len(spans), started, time.perf_counter()))
+
+    return spanned
+
+
+def _judge_waits(name, responses, delays):
+    for response, delay in zip(responses, delays, strict=True):
+        if response.status_code != 200:
+            fail(f"/learner/ with ?delay={delay} answered HTTP {response.status_code}, not 200.")
+        try:
+            body = response.json()
+        except ValueError:
+            fail(f"{name} answered {response.content[:60]!r}: return a JsonResponse.")
+        if body != {"waited": delay}:
+            fail(
+                f"{name} answered {body!r} for ?delay={delay}: return "
+                '{"waited": delay}, with delay read from request.GET as a float.'
+            )
+
+
+def _judge_threads(name, seen, loop_ident):
+    elsewhere = seen.off_the_loop(loop_ident)
+    if elsewhere:
+        fail(
+            f"{name}'s code ran in another thread ({', '.join(sorted(seen.names - {'MainThread'}))})"
+            ", not on the event loop: sync_to_async or a plain def hands the view to a thread. "
+            "Write the view itself as async def and await asyncio.sleep.",
+        )
+
+
+@exercise(
+    "05",
+    "views",
+    hints=(
+        "Both read request.GET['delay'] as a float, await asyncio.sleep(delay) and return "
+        'JsonResponse({"waited": delay}).',
+        "The function is `async def wait_view(request)`; the class subclasses View and its "
+        "handler is `async def get(self, request)` — every handler async def, none a plain def.",
+    ),
+)
+async def views(wait_view, WaitView):
+    """Check that wait_view and WaitView are async views that wait ?delay= seconds on the event loop, served by Django through the site's URLconf."""
+    import inspect
+
+    from django.core.exceptions import ImproperlyConfigured
+    from django.views import View
+
+    if not inspect.iscoroutinefunction(wait_view):
+        fail(
+            "wait_view must be an `async def` function: Django runs a plain def view in a thread.",
+            kind="not_async",
+        )
+    if not (isinstance(WaitView, type) and issubclass(WaitView, View)):
+        fail("WaitView must be a class that subclasses django.views.View.")
+    try:
+        cbv = WaitView.as_view()
+    except ImproperlyConfigured as error:
+        fail(f"WaitView.as_view() refused the class: {error}")
+    if not WaitView.view_is_async:
+        fail(
+            "WaitView's get is a plain def, so Django treats the whole view as sync and runs it "
+            "in a thread: make it `async def get(self, request)`.",
+            kind="not_async",
+        )
+    loop_ident = threading.get_ident()
+    for name, route, view in (("wait_view", "fbv/", wait_view), ("WaitView", "cbv/", cbv)):
+        delays, spans = _delays(), []
+        async with learner_routes({route: _spanned(view, spans)}) as client:
+            with ran_in_threads() as seen:
+                started = time.perf_counter()
+                responses = await call_async(_requests(name, client, PREFIX + route, delays))
+            took = time.perf_counter() - started
+        _judge_waits(name, responses, delays)
+        _judge_threads(name, seen, loop_ident)
+        if took < 0.9 * max(delays):  # a lower bound: a busy machine only makes it longer
+            fail(
+                f"{name} answered in {took:.3f} s, before the longest ?delay={max(delays)} was "
+                "over: a forgotten `await` on asyncio.sleep(delay)?",
+                kind="missing_await",
+            )
+        if most_at_once(spans) < 2:
+            fail(
+                f"{name}'s {len(delays)} requests, sent at once, ran one after another: something "
+                "in it blocks the event loop (time.sleep?). Await asyncio.sleep instead.",
+                kind="blocked",
+            )
+
+
+# Exercise 4: the check's own views, decorated by the learner's `timed`. They record where they ran.
+_ran_in = {}
+
+
+async def _async_view(request):
+    _ran_in["async"] = threading.get_ident()
+    await asyncio.sleep(float(request.GET["delay"]))
+    return JsonResponse({"view": "async"})
+
+
+def _sync_view(request):
+    _ran_in["sync"] = threading.get_ident()
+    time.sleep(float(request.GET["delay"]))
+    return JsonResponse({"view": "sync"})
+
+
+# What Django says when a plain def wrapper hands back an async view's coroutine, and what Python
+# says when the wrapper then treats that coroutine as a response.
+UNAWAITED = ("unawaited coroutine", "'coroutine' object")
+
+
+@exercise(
+    "05",
+    "timed",
+    hints=(
+        "Django decides from the object your decorator returns whether the view is async: "
+        "inspect.iscoroutinefunction(wrapper). Give an async view an `async def` wrapper.",
+        "Inside timed: if inspect.iscoroutinefunction(view), define `async def wrapper(request, "
+        "*args, **kwargs)` that awaits the view; else a plain def one; both set the header.",
+    ),
+)
+async def timed(timed):
+    """Check that timed(view) adds an X-View-Seconds header to sync and async views, keeping an async view async (on the loop) and a sync one sync (in a thread)."""
+    import inspect
+
+    loop_ident = threading.get_ident()
+    decorated = {}
+    for kind, view in (("async", _async_view), ("sync", _sync_view)):
+        wrapped = call_sync(timed, view)
+        if not callable(wrapped):
+            fail(f"timed(view) returned {wrapped!r}: return the wrapper function.")
+        decorated[kind] = wrapped
+    _ran_in.clear()
+    for kind, wrapped in decorated.items():
+        delay = round(secrets.SystemRandom().uniform(0.05, 0.1), 3)
+        async with learner_routes({f"{kind}/": wrapped}) as client:
+            with ran_in_threads() as seen:
+                try:
+                    (response,) = await call_async(
+                        _requests("timed", client, f"{PREFIX}{kind}/", [delay])
+                    )
+                except ExerciseFailed as error:
+                    if any(sign in error.hint for sign in UNAWAITED):
+                        fail(
+                            "Django called your wrapper as a sync view (a plain def) and got back "
+                            "the async view's coroutine, never awaited: \"The view … returned an "
+                            'unawaited coroutine". An async view needs an async def wrapper.'
+                        )
+                    raise
+        if response.status_code != 200 or response.json().get("view") != kind:
+            fail(f"The decorated {kind} view answered HTTP {response.status_code}: "
+                 f"{response.content[:80]!r}; return the view's own response.")  # fmt: skip
+        header = response.headers.get("X-View-Seconds")
+        try:
+            seconds = float(header)
+        except (TypeError, ValueError):
+            fail(
+                f"The decorated {kind} view's response has X-View-Seconds = {header!r}: set "
+                "response['X-View-Seconds'] to the seconds the view took, e.g. f'{seconds:.3f}'."
+            )
+        if not delay * 0.9 <= seconds < delay + 5:
+            fail(
+                f"X-View-Seconds says {seconds} but the {kind} view waited {delay} s: time the "
+                "view call itself (for an async view, around the await)."
+            )
+        if kind == "async":
+            if not inspect.iscoroutinefunction(wrapped) or seen.off_the_loop(loop_ident):
+                fail(
+                    "timed(async view) ran in a thread (its wrapper is a plain def, or bridged "
+                    "with sync_to_async/async_to_sync): Django hands a sync wrapper to a thread. "
+                    "Wrap an async view in an async def wrapper.",
+                )
+        elif inspect.iscoroutinefunction(wrapped) or _ran_in.get("sync") == loop_ident:
+            fail(
+                "timed(sync view) made it async: a sync view called from an async wrapper runs on "
+                "the event loop and blocks it. Keep a sync view's wrapper a plain def."
+            )

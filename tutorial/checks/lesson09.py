@@ -1,19 +1,26 @@
-"""Checks for exercises/09_middleware.ipynb.
+"""Checks for exercises/09_middleware_exercises.ipynb.
 
-The learner's middleware class is plugged into a request path built the way Django's
+The first check plugs the learner's middleware class into a request path built the way Django's
 `BaseHandler.load_middleware` builds one: once around an async `get_response` (as under an ASGI
-server) and once around a sync one (as under WSGI). Real `HttpResponse` objects, no settings.
+server) and once around a sync one (as under WSGI). The second puts the learner's middleware in
+the companion site's real MIDDLEWARE and sends requests through Django's AsyncClient. Both
+record which threads ran the learner's own code: a middleware without thread hops runs on the
+event loop's thread only.
 """
 
 import inspect
+import secrets
+import sys
 import threading
+import types
 from types import SimpleNamespace
 
 from django.http import HttpResponse
 from django.http.request import HttpHeaders
 
-from .core import exercise, fail
+from .core import ExerciseFailed, exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
+from .django_views import learner_routes, ran_in_threads
 from .learner import call_async, call_sync
 
 HEADER = "X-Request-Id"
@@ -70,10 +77,19 @@ async def _async_mode(cls):
             "Given an async get_response, your instance does not look like a coroutine function, "
             "so Django would call it as a sync one: markcoroutinefunction(self) in __init__.",
         )
-    sent = await call_async(middleware, _request("abc-123"))
+    with ran_in_threads() as code_ran_in:
+        sent = await call_async(middleware, _request("abc-123"))
+        first_response = await call_async(middleware, _request())
+        second_response = await call_async(middleware, _request())
     _stamped(sent, "async", "abc-123")
-    first = _stamped(await call_async(middleware, _request()), "async")
-    second = _stamped(await call_async(middleware, _request()), "async")
+    first = _stamped(first_response, "async")
+    second = _stamped(second_response, "async")
+    if code_ran_in.off_the_loop(threading.get_ident()):
+        fail(
+            "In async mode your middleware's code ran in another thread: a thread hop per "
+            "request. (MiddlewareMixin runs process_request/process_response through "
+            "sync_to_async.) Do the work in an async path that awaits get_response.",
+        )
     if first == second:
         fail(f"Two requests without {HEADER} got the same id {first!r}: make a new one each time.")
     if any(ident != threading.get_ident() for ident in seen):
@@ -100,11 +116,166 @@ def _sync_mode(cls):
 @exercise(
     "09",
     "request_id_middleware",
-    hint="Look at RequestTimingMiddleware on the companion site: the flags, the check in __init__, "
-    "and a __call__ that returns a coroutine only in async mode.",
+    hints=(
+        "Look at RequestTimingMiddleware on the companion site: the flags, the check in "
+        "__init__, and a __call__ that returns a coroutine only in async mode.",
+        "In __init__: if inspect.iscoroutinefunction(get_response), "
+        "inspect.markcoroutinefunction(self). __call__: in async mode return "
+        "self.__acall__(request); __acall__ awaits get_response and sets the header.",
+    ),
 )
 async def request_id_middleware(cls):
     """Check that RequestIdMiddleware sets X-Request-Id in both modes, without a thread hop under ASGI."""
     _flags(cls)
     await _async_mode(cls)
     _sync_mode(cls)
+
+
+# 2 · UserHeaderMiddleware: async-native, in the site's real stack, reading the user the async way.
+
+MODULE = "learner_middleware"
+
+
+def _install(cls):
+    """Make `cls` importable by a dotted path, as MIDDLEWARE needs: learner_middleware.<name>."""
+    module = sys.modules.setdefault(MODULE, types.ModuleType(MODULE))
+    setattr(module, cls.__name__, cls)
+    return f"{MODULE}.{cls.__name__}"
+
+
+async def _new_user():
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model()(username=f"learner-{secrets.token_hex(3)}")
+    user.set_unusable_password()  # no hashing: this check is about the middleware
+    await user.asave()
+    return user
+
+
+def _explain_user_header_failure(error):
+    original = error.__context__
+    if type(original).__name__ == "SynchronousOnlyOperation":
+        fail(
+            f"{error.hint}\nrequest.user is lazy: with a session, its first use loads the user "
+            "with sync queries, refused on the event loop. Use `await request.auser()`.",
+            kind="sync_orm",
+        )
+    raise error
+
+
+def _require_async_native(cls):
+    if not isinstance(cls, type):
+        fail(f"Pass the class itself, not {type(cls).__name__}: Django instantiates it.")
+    if not getattr(cls, "async_capable", False):
+        fail(
+            "async_capable is not True, so under ASGI Django adapts your middleware with "
+            "sync_to_async: its code runs in a thread, a hop per request.",
+        )
+
+    async def get_response(request):
+        return _response()
+
+    instance = call_sync(cls, get_response)
+    if not inspect.iscoroutinefunction(instance):
+        fail(
+            "Given an async get_response, your instance does not look like a coroutine function "
+            "(an `async def __call__` alone does not make it one): Django would wrap it as a sync "
+            "callable. Mark it: inspect.markcoroutinefunction(self) in __init__.",
+            kind="not_async",
+        )
+
+
+@exercise(
+    "09",
+    "user_header",
+    hints=(
+        "Lesson 09, 'Without hops: async-native middleware' and 'Auth and sessions without sync "
+        "calls': async_capable, markcoroutinefunction, and request.auser().",
+        "async_capable = True, sync_capable = False; __init__ stores get_response and calls "
+        "inspect.markcoroutinefunction(self); `async def __call__` awaits get_response, then "
+        "`user = await request.auser()` and sets the header.",
+    ),
+)
+async def user_header(cls):
+    """Check that UserHeaderMiddleware, placed in the site's real MIDDLEWARE, sets X-User to the logged-in username (or anonymous) on the event loop, without a thread hop."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    _require_async_native(cls)
+    user = await _new_user()
+    stack = [*settings.MIDDLEWARE, _install(cls)]  # innermost: after AuthenticationMiddleware
+    with override_settings(MIDDLEWARE=stack):
+        async with learner_routes({}) as anonymous:
+            from django.test import AsyncClient
+
+            logged_in = AsyncClient()
+            await logged_in.aforce_login(user)
+
+            async def requests():
+                return [await c.get("/async/thread/") for c in (anonymous, logged_in)]
+
+            requests.__name__ = cls.__name__
+            with ran_in_threads() as code_ran_in:
+                try:
+                    seen_anonymous, seen_user = await call_async(requests)
+                except ExerciseFailed as error:
+                    _explain_user_header_failure(error)
+    for response, want in ((seen_anonymous, "anonymous"), (seen_user, user.username)):
+        got = response.headers.get("X-User")
+        if got != want:
+            fail(
+                f"A request {'without' if want == 'anonymous' else 'with'} a logged-in user got "
+                f"X-User: {got!r}, expected {want!r}.",
+            )
+    if code_ran_in.off_the_loop(threading.get_ident()):
+        fail(
+            f"Your middleware's code ran in another thread ({', '.join(sorted(code_ran_in.names))})"
+            ": a hop per request — sync_to_async, MiddlewareMixin's process_response, or a "
+            "sync-only class that Django adapts. Await get_response and request.auser() instead.",
+        )
+
+
+# 3 · create_account: a new user, its password hashed off the event loop.
+
+
+@exercise(
+    "09",
+    "create_account",
+    hints=(
+        "Lesson 09, 'Password hashing on the event loop': which a-method of the user manager "
+        "hashes on the loop in Django 6.1, and what to do instead.",
+        "hashed = await sync_to_async(make_password, thread_sensitive=False)(password); then "
+        "`await User.objects.acreate(username=username, password=hashed)`.",
+    ),
+)
+async def create_account(create_account):
+    """Check that create_account(username, password) saves a user whose password checks out, hashing it off the event loop."""
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth import get_user_model
+    from django.test import override_settings
+
+    from ..django_setup import setup_django
+
+    setup_django()
+    username = f"account-{secrets.token_hex(3)}"
+    password = secrets.token_urlsafe(12)
+    # Django's default hasher, as in production: hundreds of milliseconds of CPU per hash.
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
+        try:
+            await call_async(create_account, username, password, timeout=20)
+        except ExerciseFailed as error:
+            if error.kind == "blocked":
+                fail(
+                    f"{error.hint.splitlines()[0]}\nIn Django 6.1 acreate_user (and "
+                    "create_user, set_password, make_password called here) hashes on the event "
+                    "loop. Hash with sync_to_async(make_password, thread_sensitive=False).",
+                    kind="blocked",
+                )
+            raise
+        user = await get_user_model().objects.filter(username=username).afirst()
+        if user is None:
+            fail(f"No user {username!r} was saved: create it (acreate) with the hashed password.")
+        if user.password == password:
+            fail("The password was saved as it is, in clear: save make_password(password).")
+        if not await sync_to_async(user.check_password)(password):
+            fail("The saved password does not check out: hash the password you were given.")

@@ -173,6 +173,9 @@ async def _relay_scenario(consumer, layer):
         pushed = f"from a view {secrets.token_hex(2)}"
         await layer.group_send(group, {"type": "relay.message", "text": pushed})
         heard = [await _next_json(alice), await _next_json(bob)]
+        if text in [_text_of(message) for message in heard]:  # a late second copy
+            fail("A member got the message more than once: relay each message once, through "
+                 "the group only.")  # fmt: skip
         if [_text_of(message) for message in heard] != [pushed, pushed]:
             fail(
                 "A message sent to the room's group from outside — {'type': 'relay.message', "

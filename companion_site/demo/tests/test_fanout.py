@@ -40,6 +40,17 @@ class FanOutTests(SimpleTestCase):
                 self.assertEqual([b["n"] for b in upstream], [0, 1, 2])
                 self.assertIs(overlapped(upstream[0], upstream[2]), overlaps)
 
+    async def test_a_limit_caps_this_request_s_calls_in_flight(self):
+        body = (await self.fan_out(n=5, delay=0.05, limit=2)).json()
+        upstream = [call["body"] for call in body["calls"]]
+        most = max(sum(overlapped(a, b) for b in upstream) for a in upstream)
+        self.assertEqual((body["ok"], body["limit"], most), (5, 2, 2))
+
+    async def test_a_bad_limit_is_a_400(self):
+        for bad in ["-1", "x", "21"]:
+            with self.subTest(limit=bad):
+                self.assertEqual((await self.fan_out(limit=bad)).status_code, 400)
+
     async def test_a_failing_upstream_is_recorded_and_the_page_still_answers(self):
         response = await self.fan_out(n=3, delay=0.01, fail=1)
         self.assertEqual(response.status_code, 200)

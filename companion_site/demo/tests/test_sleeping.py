@@ -1,7 +1,11 @@
 import asyncio
+import tempfile
 import threading
+from pathlib import Path
 
-from django.test import SimpleTestCase
+from django.test import RequestFactory, SimpleTestCase, override_settings
+
+from demo import markers
 
 SLEEPERS = ["/async/sleep/", "/sync/sleep/", "/async/blocking/", "/async/cbv-sleep/"]
 
@@ -48,3 +52,30 @@ class SleepingViewTests(SimpleTestCase):
         for kind in ["async", "sync"]:
             body = (await self.async_client.get(f"/hello/{kind}/")).json()
             self.assertEqual(body, {"hello": kind})
+
+
+@override_settings(MARKER_DIR=Path(tempfile.mkdtemp(prefix="markers-")))
+class ClientLeavesTests(SimpleTestCase):
+    async def test_a_finished_view_marks_finished(self):
+        for url, name in [("/async/cancellable/", "a1"), ("/sync/uncancellable/", "s1")]:
+            with self.subTest(url=url):
+                response = await self.async_client.get(url, {"delay": "0", "marker": name})
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual(markers.read(name)["outcome"], "finished")
+
+    async def test_a_cancelled_async_view_marks_cancelled_and_stays_cancelled(self):
+        from demo.views.sleeping import async_cancellable
+
+        request = RequestFactory().get("/", {"delay": "5", "marker": "c1"})
+        task = asyncio.create_task(async_cancellable(request))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with self.assertRaises(asyncio.CancelledError):
+            await task
+        self.assertEqual(markers.read("c1")["outcome"], "cancelled")
+
+    async def test_a_bad_marker_is_a_400(self):
+        for url in ["/async/cancellable/", "/sync/uncancellable/"]:
+            with self.subTest(url=url):
+                response = await self.async_client.get(url, {"marker": "../x"})
+                self.assertEqual(response.status_code, 400)

@@ -61,3 +61,39 @@ class StreamTests(SimpleTestCase):
         with self.assertWarnsRegex(Warning, "must consume asynchronous iterators"):
             chunks = await asyncio.to_thread(lambda: list(response))
         self.assertEqual(len(events(b"".join(chunks).decode())), 3)
+
+
+class SyncStreamTests(SimpleTestCase):
+    # response.close() sends request_finished, whose close_old_connections touches the database.
+    databases = "__all__"
+
+    def test_the_sync_generator_streams_its_events_under_wsgi(self):
+        response = self.client.get("/stream/sync/", {"count": "3", "interval": "0"})
+        self.assertEqual(response["Content-Type"], "text/event-stream")
+        body = b"".join(response.streaming_content).decode()
+        self.assertEqual([e.get("n") for e in events(body)], [0, 1, 2, None])
+
+    def test_closing_the_sync_generator_early_cleans_up_and_logs(self):
+        response = self.client.get("/stream/sync/", {"count": "50", "interval": "0", "label": "x"})
+        parts = iter(response.streaming_content)
+        next(parts)
+        with self.assertLogs("demo.stream", "INFO") as logged:
+            response.close()  # what gunicorn does once a write to the client fails
+        self.assertIn("sync stream closed after", logged.output[0])
+        self.assertEqual(OPEN.count, 0)
+
+    async def test_under_asgi_a_sync_iterator_is_consumed_in_full_with_a_warning(self):
+        for path in ("/stream/sync/", "/stream/file/"):
+            with self.subTest(path=path):
+                response = await self.async_client.get(path, {"count": "2", "interval": "0"})
+                with self.assertWarnsRegex(Warning, "must consume synchronous iterators"):
+                    chunks = [chunk async for chunk in response]
+                self.assertEqual(
+                    len(events(b"".join(chunks).decode())), 2 + (path == "/stream/sync/")
+                )
+
+    async def test_bad_parameters_are_a_400(self):
+        for path in ("/stream/sync/", "/stream/file/"):
+            with self.subTest(path=path):
+                response = await self.async_client.get(path, {"count": "0"})
+                self.assertEqual(response.status_code, 400)

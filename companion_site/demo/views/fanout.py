@@ -6,6 +6,7 @@ request: here ALLOWED_HOSTS has already vetted the Host header, and it only ever
 """
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -72,8 +73,22 @@ def _describe(error):
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-async def _call(client, url, timeout, strict, record, page):
-    """GET one upstream with a deadline of `timeout` seconds; fill `record` as it goes."""
+async def _call(client, url, timeout, strict, record, page, cap):
+    """GET one upstream with a deadline of `timeout` seconds; fill `record` as it goes.
+
+    With `cap` (an asyncio.Semaphore shared by this request's calls) the call first waits for a
+    free slot; its deadline starts once it has one.
+    """
+    try:
+        async with cap or contextlib.nullcontext():
+            await _call_now(client, url, timeout, strict, record, page)
+    except asyncio.CancelledError:
+        if record["state"] == "not started":
+            record.update(state="cancelled", ended=time.time())  # cancelled while queued
+        raise
+
+
+async def _call_now(client, url, timeout, strict, record, page):
     record.update(state="running", started=time.time())
     try:
         async with asyncio.timeout(timeout):
@@ -98,11 +113,15 @@ async def _call(client, url, timeout, strict, record, page):
             )  # fmt: skip
 
 
-async def _run(mode, client, calls, timeout, strict, page):
-    """Run every call in `mode`; return the first error that escaped (strict only), or None."""
+async def _run(mode, client, calls, timeout, strict, page, limit=None):
+    """Run every call in `mode`; return the first error that escaped (strict only), or None.
+
+    `limit`: at most this many of this request's calls in flight at once (a Semaphore per request).
+    """
+    cap = asyncio.Semaphore(limit) if limit else None
 
     def start(call):
-        return _call(client, call["url"], timeout, strict, call["record"], page)
+        return _call(client, call["url"], timeout, strict, call["record"], page, cap)
 
     if mode == "sequential":
         for call in calls:
@@ -159,27 +178,29 @@ def _mode(request):
 
 @json_api("GET")
 async def fan_out(request):
-    """Calls n upstreams one after another or at once (gather / TaskGroup), with per-call timeouts (lesson 06)."""
+    """Calls n upstreams one after another or at once (gather / TaskGroup), with per-call timeouts and an optional per-request cap (lesson 06)."""
     started = time.time()
     mode = _mode(request)
     timeout = params.number(request, "timeout", 2.0, low=0.01, high=params.MAX_DELAY)
     strict = params.number(request, "strict", 0, low=0, high=1, kind=int) == 1
+    limit = params.number(request, "limit", 0, low=0, high=MAX_FANOUT, kind=int) or None
     calls, delay = _plan(request, request.build_absolute_uri("/"))
     page = {"answered": None}
     if "wsgi.version" in request.META:
         # WSGI: this request has an event loop of its own, gone when it ends: a client per request.
         UPSTREAM.count_new()
         async with UPSTREAM.factory() as client:
-            error = await _run(mode, client, calls, timeout, strict, page)
+            error = await _run(mode, client, calls, timeout, strict, page, limit)
         shared = False
     else:
         client = UPSTREAM.get()
-        error = await _run(mode, client, calls, timeout, strict, page)
+        error = await _run(mode, client, calls, timeout, strict, page, limit)
         shared = True
     records = [call["record"] for call in calls]
     states = [r["state"] for r in records]
     body = where_and_when(
         "fan_out", started, mode=mode, n=len(calls), delay=delay, timeout=timeout, strict=strict,
+        limit=limit,
         ok=states.count("done"), failed=states.count("failed"),
         cancelled=states.count("cancelled"), still_running=states.count("running"),
         error=_describe(error) if error else None, calls=records,

@@ -1,4 +1,8 @@
-"""The same wait written three ways: awaited, slept in a thread, and slept on the event loop."""
+"""The same wait written three ways: awaited, slept in a thread, and slept on the event loop.
+
+And what a client that leaves early does to each kind: under ASGI Django (5.0 and later) cancels
+an async view when the client disconnects; a sync view's thread cannot be cancelled and runs on.
+"""
 
 import asyncio
 import time
@@ -6,7 +10,7 @@ import time
 from django.http import JsonResponse
 from django.views import View
 
-from .. import params
+from .. import markers, params
 from ..http import json_api
 from .common import where_and_when
 
@@ -76,3 +80,25 @@ class SleepView(View):
 
     async def http_method_not_allowed(self, request, *args, **kwargs):
         return JsonResponse({"error": f"{request.method} is not allowed here; use GET"}, status=405)
+
+
+@json_api("GET")
+async def async_cancellable(request):
+    """Async view that waits, then marks ?marker= 'finished' — or 'cancelled' if the client left."""
+    name, delay, started = markers.name_from(request), params.delay(request), time.time()
+    try:
+        await asyncio.sleep(delay)
+    except asyncio.CancelledError:  # Django cancels the view when the client disconnects
+        markers.write(name, outcome="cancelled", after=time.time() - started)
+        raise  # never swallow a cancellation
+    markers.write(name, outcome="finished", after=time.time() - started)
+    return JsonResponse(where_and_when("async_cancellable", started, delay=delay))
+
+
+@json_api("GET")
+def sync_uncancellable(request):
+    """Sync view that sleeps, then marks ?marker= 'finished': a thread runs on after the client left."""
+    name, delay, started = markers.name_from(request), params.delay(request), time.time()
+    time.sleep(delay)
+    markers.write(name, outcome="finished", after=time.time() - started)
+    return JsonResponse(where_and_when("sync_uncancellable", started, delay=delay))

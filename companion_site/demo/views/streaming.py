@@ -1,4 +1,9 @@
-"""Streaming with an async generator: server-sent events, and cleanup when the client leaves."""
+"""Streaming with an async generator: server-sent events, and cleanup when the client leaves.
+
+And the mirror cases: the same events from a *sync* generator, and from a file-like object
+behind a FileResponse. Under ASGI Django consumes a sync iterator in full before it sends a byte;
+under WSGI a sync generator streams, and is closed when a write to a departed client fails.
+"""
 
 import asyncio
 import json
@@ -7,7 +12,7 @@ import re
 import threading
 import time
 
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, JsonResponse, StreamingHttpResponse
 
 from .. import params
 from ..http import json_api
@@ -38,7 +43,7 @@ async def _ticks(count, interval, label):
     OPEN.add(1)  # stands for whatever a real stream holds: a subscription, a cursor, a file
     try:
         for n in range(count):
-            yield f"id: {n}\nevent: tick\ndata: {json.dumps({'n': n, 'time': time.time()})}\n\n"
+            yield _event(n)
             sent += 1
             await asyncio.sleep(interval)
         yield "event: done\ndata: {}\n\n"
@@ -51,6 +56,59 @@ async def _ticks(count, interval, label):
         OPEN.add(-1)
 
 
+def _event(n):
+    return f"id: {n}\nevent: tick\ndata: {json.dumps({'n': n, 'time': time.time()})}\n\n"
+
+
+def _sync_ticks(count, interval, label):
+    """The same events from a sync generator: `close()` (GeneratorExit) is how it learns to stop."""
+    sent = 0
+    tag = f" [{label}]" if label else ""
+    OPEN.add(1)
+    try:
+        for n in range(count):
+            yield _event(n)
+            sent += 1
+            time.sleep(interval)  # fine here: a sync generator runs in a thread, never on the loop
+        yield "event: done\ndata: {}\n\n"
+        log.info("sync stream finished after %d events%s", sent, tag)
+    except GeneratorExit:
+        # The server stopped asking: under WSGI, a write to the departed client failed.
+        log.info("sync stream closed after %d events%s", sent, tag)
+        raise
+    finally:
+        OPEN.add(-1)
+
+
+class SlowFile:
+    """A file-like object whose every read() takes `interval` and returns one event: a slow disk,
+    a pipe, an object store — what a FileResponse reads its body from."""
+
+    def __init__(self, count, interval, label):
+        self.left, self.interval, self.label, self.n = count, interval, label, 0
+
+    def read(self, size=-1):
+        if self.left == 0:
+            log.info("file stream read to the end after %d events [%s]", self.n, self.label)
+            return b""
+        time.sleep(self.interval)
+        self.left -= 1
+        self.n += 1
+        return _event(self.n - 1).encode()
+
+
+def _stream_params(request):
+    count = params.number(request, "count", 5, low=1, high=1000, kind=int)
+    interval = params.number(request, "interval", 0.2, low=0.0, high=params.MAX_DELAY)
+    return count, interval, _label(request)
+
+
+def _event_stream(response):
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # tell a proxy such as nginx not to buffer the stream
+    return response
+
+
 def _label(request):
     label = request.GET.get("label", "")
     if label and not LABEL.fullmatch(label):
@@ -61,15 +119,27 @@ def _label(request):
 @json_api("GET")
 async def stream(request):
     """Server-sent events from an async generator; a disconnect cancels it (lesson 08)."""
-    count = params.number(request, "count", 5, low=1, high=1000, kind=int)
-    interval = params.number(request, "interval", 0.2, low=0.0, high=params.MAX_DELAY)
-    label = _label(request)  # names this stream in the log lines, so a check can find them
-    response = StreamingHttpResponse(
-        _ticks(count, interval, label), content_type="text/event-stream"
+    count, interval, label = _stream_params(request)  # label names the stream in the log
+    return _event_stream(
+        StreamingHttpResponse(_ticks(count, interval, label), content_type="text/event-stream")
     )
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # tell a proxy such as nginx not to buffer the stream
-    return response
+
+
+@json_api("GET")
+def stream_sync(request):
+    """The same events from a sync generator: consumed in full under ASGI, live under WSGI (lesson 08)."""
+    count, interval, label = _stream_params(request)
+    return _event_stream(
+        StreamingHttpResponse(_sync_ticks(count, interval, label), content_type="text/event-stream")
+    )
+
+
+@json_api("GET")
+def stream_file(request):
+    """The same events as a FileResponse over a slow file: read in full before sending under ASGI (lesson 08)."""
+    count, interval, label = _stream_params(request)
+    slow = SlowFile(count, interval, label or "file")
+    return _event_stream(FileResponse(slow, content_type="text/event-stream"))
 
 
 @json_api("GET")

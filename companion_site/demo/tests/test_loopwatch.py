@@ -1,0 +1,67 @@
+import asyncio
+
+from django.test import SimpleTestCase
+
+from demo.views import loopwatch
+
+
+class LoopWatchdogTests(SimpleTestCase):
+    async def stop_watchdog(self):
+        """Each async test runs on a loop of its own: end the heartbeat task before it closes."""
+        loopwatch._current.stop()
+        await asyncio.sleep(0.02)
+
+    async def test_a_stall_is_reported_with_the_line_that_held_the_loop(self):
+        for name, helper in [("thumbnail", "_make_thumbnail"), ("report", "_render_report")]:
+            with self.subTest(culprit=name):
+                start = await self.async_client.post("/watchdog/start/?seconds=5")
+                self.assertEqual(start.status_code, 200)
+                await asyncio.sleep(0.02)  # one beat first
+                body = (await self.async_client.get(f"/culprits/{name}/", {"delay": "0.2"})).json()
+                self.assertEqual(body["culprit"], name)
+                await asyncio.sleep(0.02)  # the beat after the stall closes it
+                report = (await self.async_client.get("/watchdog/report/")).json()
+                self.assertTrue(report["running"])
+                (stall,) = [
+                    s for s in report["stalls"] if any(f["function"] == helper for f in s["stack"])
+                ]
+                innermost = stall["stack"][0]
+                self.assertEqual(innermost["function"], helper)
+                self.assertEqual(innermost["file"], "demo/views/loopwatch.py")
+                self.assertTrue(innermost["project"])
+                self.assertGreaterEqual(stall["seconds"], 0.1)
+                await self.stop_watchdog()
+
+    async def test_a_subprocess_culprit_shows_library_frames_first(self):
+        await self.async_client.post("/watchdog/start/?seconds=5")
+        await asyncio.sleep(0.02)
+        await self.async_client.get("/culprits/convert/", {"delay": "0.2"})
+        await asyncio.sleep(0.02)
+        (stall,) = (await self.async_client.get("/watchdog/report/")).json()["stalls"]
+        self.assertFalse(stall["stack"][0]["project"])
+        mine = next(f for f in stall["stack"] if f["project"])
+        self.assertEqual(mine["function"], "_convert_document")
+        await self.stop_watchdog()
+
+    async def test_the_report_before_any_watchdog_is_empty(self):
+        loopwatch._current = None
+        report = (await self.async_client.get("/watchdog/report/")).json()
+        self.assertEqual(report, {"running": False, "threshold": None, "stalls": []})
+
+    async def test_bad_input_is_a_4xx_with_a_message(self):
+        for query in ["threshold=0", "threshold=abc", "seconds=99", "seconds=nan"]:
+            with self.subTest(query=query):
+                response = await self.async_client.post(f"/watchdog/start/?{query}")
+                self.assertEqual(response.status_code, 400)
+                self.assertIn("error", response.json())
+        self.assertEqual((await self.async_client.get("/watchdog/start/")).status_code, 405)
+        missing = await self.async_client.get("/culprits/nobody/")
+        self.assertEqual(missing.status_code, 404)
+        self.assertIn("thumbnail", missing.json()["error"])
+        bad_delay = await self.async_client.get("/culprits/report/", {"delay": "-1"})
+        self.assertEqual(bad_delay.status_code, 400)
+
+    def test_under_wsgi_the_watchdog_says_it_needs_asgi(self):
+        response = self.client.post("/watchdog/start/")
+        self.assertEqual(response.status_code, 409)
+        self.assertIn("ASGI", response.json()["error"])

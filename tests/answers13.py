@@ -1,0 +1,95 @@
+"""Answers to lesson 13's exercises, right and wrong, for tests/test_checks_lesson13.py."""
+
+import asyncio
+import threading
+import time
+
+import httpx
+
+
+async def find_leak(site):
+    database = site.dsn.rsplit("/", 1)[1]
+    grew = {}
+    async with httpx.AsyncClient() as client:
+        for letter in "abc":
+            before = site.postgres.count_connections(database)
+            for _ in range(5):
+                await client.get(f"{site.url}/conn/mystery/{letter}/")
+            await asyncio.sleep(0.3)
+            grew[letter] = site.postgres.count_connections(database) - before
+    return max(grew, key=grew.get)
+
+
+async def always_b(site):
+    return "b"
+
+
+async def find_leak_untouched(site):
+    raise NotImplementedError
+
+
+def pool_size(in_flight, processes, max_connections, headroom):
+    if in_flight * processes > max_connections - headroom:
+        raise ValueError("does not fit")
+    return in_flight
+
+
+def pool_size_per_share(in_flight, processes, max_connections, headroom):
+    return max(1, (max_connections - headroom) // processes // 2)
+
+
+def pool_size_huge(in_flight, processes, max_connections, headroom):
+    return 100
+
+
+def pool_size_never_raises(in_flight, processes, max_connections, headroom):
+    return in_flight
+
+
+def pool_size_default(in_flight, processes, max_connections, headroom):
+    if in_flight * processes > max_connections - headroom:
+        raise ValueError("does not fit")
+    return 4 if in_flight > 4 else in_flight
+
+
+def issue_ticket_locked(work):
+    from demo.models import Category, Item
+    from django.db import transaction
+
+    counter, _ = Category.objects.get_or_create(name="ticket counter")
+    with transaction.atomic():
+        Category.objects.select_for_update().get(pk=counter.pk)
+        issued = Item.objects.filter(name__startswith="ticket ").count()
+        time.sleep(work)
+        Item.objects.create(name=f"ticket {issued + 1}")
+    return issued + 1
+
+
+def issue_ticket_racy(work):
+    from demo.models import Item
+    from django.db import transaction
+
+    with transaction.atomic():
+        issued = Item.objects.filter(name__startswith="ticket ").count()
+        time.sleep(work)
+        Item.objects.create(name=f"ticket {issued + 1}")
+    return issued + 1
+
+
+_python_lock = threading.Lock()
+
+
+def issue_ticket_python_lock(work):
+    with _python_lock:
+        return issue_ticket_racy(work)
+
+
+def issue_ticket_lock_outside_atomic(work):
+    from demo.models import Item
+
+    list(Item.objects.select_for_update().filter(name__startswith="ticket "))
+    return 1
+
+
+async def issue_ticket_async(work):
+    return 1

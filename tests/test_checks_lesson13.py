@@ -1,0 +1,128 @@
+"""Lesson 13's checks on a real PostgreSQL: the worked answers pass; the untouched exercise, the
+learner's mistakes and a shortcut per check (a guessed letter, an oversized pool, a Python lock)
+fail with the hint that names them."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests import answers13 as answers
+from tutorial.checks import ExerciseFailed
+from tutorial.checks import lesson13 as checks
+from tutorial.services import ROOT
+
+
+def failure(check, answer, postgres):
+    with pytest.raises(ExerciseFailed) as caught:
+        asyncio.run(check(answer, postgres))
+    return caught.value
+
+
+def test_counting_after_each_endpoint_finds_the_leak(postgres, capsys):
+    asyncio.run(checks.find_leak(answers.find_leak, postgres))
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind", "phrase"),
+    [
+        (answers.find_leak_untouched, "not_started", "Not started"),
+        (answers.always_b, "wrong", "does not leak"),  # the shortcut: a letter, not a count
+    ],
+)
+def test_wrong_leak_answers_fail_with_a_hint(postgres, answer, kind, phrase):
+    error = failure(checks.find_leak, answer, postgres)
+    assert error.kind == kind
+    assert phrase in error.hint
+
+
+def test_the_check_knows_the_sites_shuffle():
+    # The check reads the leaky letter from the seed, as the site shuffles: both must agree.
+    letters = {checks.leaky_letter(str(seed)) for seed in range(30)}
+    assert letters == set(checks.MYSTERIES)
+
+
+def test_a_pool_sized_by_the_rule_passes(postgres, capsys):
+    asyncio.run(checks.pool_size(answers.pool_size, postgres))
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (answers.pool_size_per_share, "some would wait"),
+        (answers.pool_size_default, "some would wait"),  # psycopg's default of 4
+        (answers.pool_size_huge, "more than max_connections"),  # the shortcut: never too small
+        (answers.pool_size_never_raises, "raise ValueError"),
+    ],
+)
+def test_wrong_pool_sizes_fail_with_a_hint(postgres, answer, phrase):
+    error = failure(checks.pool_size, answer, postgres)
+    assert error.kind == "wrong"
+    assert phrase in error.hint
+
+
+def test_the_untouched_pool_exercise_is_not_started(postgres):
+    def untouched(in_flight, processes, max_connections, headroom):
+        raise NotImplementedError
+
+    assert failure(checks.pool_size, untouched, postgres).kind == "not_started"
+
+
+# The ticket check needs Django configured on PostgreSQL in-process, as the exercise notebook
+# does; this test process has pytest-django's SQLite settings, so the answers run in a child.
+TICKET_CHILD = """
+    import asyncio, json, os
+    from tutorial.postgres import start_postgres
+    from tutorial.site import start_site
+    from tutorial.checks import ExerciseFailed, lesson13 as checks
+    from tests import answers13 as answers
+
+    async def main():
+        with start_postgres() as pg, start_site(database="postgres", postgres=pg) as site:
+            os.environ["COMPANION_DB_URL"] = site.dsn
+            from tutorial.django_setup import setup_django
+            await asyncio.to_thread(setup_django)
+            results = {{}}
+            for name in {names!r}:
+                try:
+                    await checks.fix_ticket_race(getattr(answers, name), pg)
+                    results[name] = ["passed", ""]
+                except ExerciseFailed as error:
+                    results[name] = [error.kind, error.hint]
+            print("RESULTS " + json.dumps(results), flush=True)
+
+    asyncio.run(main())
+"""
+
+TICKET_ANSWERS = {
+    "issue_ticket_locked": ("passed", ""),
+    "issue_ticket_racy": ("wrong", "distinct numbers"),
+    "issue_ticket_python_lock": ("wrong", "kept apart in Python"),  # the shortcut
+    "issue_ticket_lock_outside_atomic": ("exception", "TransactionManagementError"),
+    "issue_ticket_async": ("not_sync", "plain `def`"),
+}
+
+
+@pytest.fixture(scope="module")
+def ticket_results():
+    code = textwrap.dedent(TICKET_CHILD).format(names=list(TICKET_ANSWERS))
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert lines, result.stdout[-2000:] + result.stderr[-3000:]
+    return json.loads(lines[0].removeprefix("RESULTS "))
+
+
+@pytest.mark.parametrize("name", list(TICKET_ANSWERS))
+def test_ticket_answers_are_judged_on_the_real_database(ticket_results, name):
+    kind, phrase = TICKET_ANSWERS[name]
+    assert ticket_results[name][0] == kind, ticket_results[name]
+    assert phrase in ticket_results[name][1]

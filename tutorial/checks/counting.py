@@ -1,0 +1,24 @@
+"""An httpx transport for checks: it counts what the learner's code sent through the client."""
+
+import httpx
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Counts the requests that went through the client the check handed over, and how many
+    were in flight at once: the answer must use *that* client, not a sync one or its own."""
+
+    def __init__(self):
+        self._inner = httpx.AsyncHTTPTransport()
+        self.sent = self.in_flight = self.most_in_flight = 0
+
+    async def handle_async_request(self, request):
+        self.sent += 1
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._inner.handle_async_request(request)
+        finally:
+            self.in_flight -= 1
+
+    async def aclose(self):
+        await self._inner.aclose()

@@ -1,0 +1,243 @@
+"""Checks for exercises/13_connections_and_pools_exercises.ipynb: each judged on a real PostgreSQL."""
+
+import asyncio
+import random
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from ..site import start_site
+from .core import exercise, fail
+from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
+from .learner import call_async, call_sync
+
+MYSTERIES = ("a", "b", "c")
+# The site shuffles these three behaviours over the letters with COMPANION_CONN_SEED as the seed
+# (companion_site/demo/views/connections.py): the same shuffle here tells which letter leaks.
+BEHAVIOURS = ("plain", "leaky", "closed")
+
+
+def leaky_letter(seed):
+    behaviours = list(BEHAVIOURS)
+    random.Random(seed).shuffle(behaviours)
+    return MYSTERIES[behaviours.index("leaky")]
+
+
+def _two_seeds_with_different_leaks():
+    first = secrets.token_hex(4)
+    while True:
+        second = secrets.token_hex(4)
+        if leaky_letter(second) != leaky_letter(first):
+            return first, second
+
+
+@exercise(
+    "13",
+    "find_leak",
+    hints=(
+        "Call each /conn/mystery/<letter>/ endpoint a few times, wait a moment, and count the "
+        "site's connections with site.postgres.count_connections(database) in between.",
+        "The site's database is the last part of site.dsn; the endpoint after whose calls the "
+        "count grows (and stays up) is the leaky one. Count before and after each letter.",
+    ),
+)
+async def find_leak(find_leak, postgres):
+    """Check that find_leak(site) names the mystery endpoint that leaks connections, on two differently shuffled sites."""
+    seeds = _two_seeds_with_different_leaks()
+    sites = await asyncio.gather(  # started side by side: each start waits on its own server
+        *(
+            asyncio.to_thread(
+                start_site,
+                database="postgres",
+                postgres=postgres,
+                env={"COMPANION_CONN_SEED": seed},
+            )
+            for seed in seeds
+        )
+    )
+    try:
+        for seed, site in zip(seeds, sites, strict=True):
+            answer = await call_async(find_leak, site, timeout=20, allow_blocking=True)
+            if answer not in MYSTERIES:
+                fail(f"Return one letter of {', '.join(MYSTERIES)}; got {answer!r}.")
+            if answer != leaky_letter(seed):
+                fail(
+                    f"On this site /conn/mystery/{answer}/ does not leak: its connections are "
+                    "closed again. Count after calling each endpoint, not only once at the end."
+                )
+    finally:
+        for site in sites:
+            site.stop()
+
+
+# (in flight per process, processes, max_connections, headroom): fits, fits, does not fit.
+def _sizing_cases():
+    rng = random.Random()
+    in_flight, processes = rng.randint(5, 9), rng.choice((2, 3, 4))
+    headroom = rng.randint(3, 6)
+    fitting = in_flight * processes + headroom + rng.randint(0, 3)
+    tight = in_flight * processes + headroom
+    return [
+        (in_flight, processes, fitting, headroom),
+        (in_flight + 1, processes, (in_flight + 1) * processes + headroom, headroom),
+        (in_flight, processes, tight - 1, headroom),  # one connection short
+    ], in_flight
+
+
+DELAY = 0.3  # each request: one query, then an unrelated await of this long
+
+
+async def _waits_with_pool(postgres, size, in_flight):
+    """How many of `in_flight` concurrent requests waited for a connection with a pool of `size`."""
+    env = {
+        "COMPANION_DB_POOL": "1",
+        "COMPANION_DB_POOL_MIN": str(size),
+        "COMPANION_DB_POOL_MAX": str(size),
+        "COMPANION_DB_POOL_TIMEOUT": "5",
+    }
+    with start_site(database="postgres", postgres=postgres, env=env) as site:
+        async with httpx.AsyncClient(timeout=30) as client:
+            await client.get(site.url + "/conn/query/")  # opens the pool
+            replies = await asyncio.gather(
+                *(client.get(f"{site.url}/conn/query/?delay={DELAY}") for _ in range(in_flight))
+            )
+    bodies = [reply.json() for reply in replies if reply.status_code == 200]
+    # The server's own clock: how long each request waited before its query could run.
+    return sum(body["queried"] - body["started"] > DELAY / 2 for body in bodies) + (
+        len(replies) - len(bodies)
+    )
+
+
+@exercise(
+    "13",
+    "pool_size",
+    hints=(
+        "A request keeps its pooled connection until it ends, awaits included: how many "
+        "connections does one process need when `in_flight` such requests run at once?",
+        "Every process has its own pool, and PostgreSQL serves at most max_connections minus "
+        "the headroom you keep: check the total before you return a size, raise ValueError if it does not fit.",
+    ),
+)
+async def pool_size(pool_size, postgres):
+    """Check that pool_size(in_flight, processes, max_connections, headroom) sizes a pool no request waits for, within what PostgreSQL serves."""
+    cases, in_flight = _sizing_cases()
+    for case in cases[:2]:
+        size = await asyncio.to_thread(call_sync, pool_size, *case)
+        if isinstance(size, bool) or not isinstance(size, int):
+            fail(f"Return the pool's max_size per process, an int; got {size!r}.")
+        need, processes, limit, headroom = case
+        if size * processes > limit - headroom:
+            fail(
+                f"pool_size{case} = {size}: {processes} processes × {size} = {size * processes} "
+                f"connections, more than max_connections − headroom = {limit - headroom}."
+            )
+        if size < need:
+            fail(f"pool_size{case} = {size}: {need} requests in flight, so some would wait.")
+    try:
+        answer = await asyncio.to_thread(call_sync, pool_size, *cases[2])
+    except Exception as error:  # call_sync turned the learner's exception into a hint
+        if "ValueError" not in str(error):
+            raise
+    else:
+        fail(
+            f"pool_size{cases[2]} returned {answer!r}, but {cases[2][0]} × {cases[2][1]} "
+            f"connections do not fit in {cases[2][2]} − {cases[2][3]}: raise ValueError."
+        )
+    # And live: the size it gives for one process really lets every request run at once.
+    size = await asyncio.to_thread(call_sync, pool_size, in_flight, 1, 100, 3)
+    waited = await _waits_with_pool(postgres, size, in_flight)
+    if waited:
+        fail(f"With max_size={size}, {waited} of {in_flight} requests waited for a connection.")
+
+
+def _reset_tickets():
+    from demo.models import Item
+    from django.db import connection
+
+    try:
+        Item.objects.filter(name__startswith="ticket ").delete()
+    finally:
+        connection.close()
+
+
+def _ticket_names():
+    from demo.models import Item
+    from django.db import connection
+
+    try:
+        return list(Item.objects.filter(name__startswith="ticket ").values_list("name", flat=True))
+    finally:
+        connection.close()
+
+
+def _call_in_own_connection(issue_ticket, work):
+    from django.db import connection
+
+    try:
+        return issue_ticket(work)
+    finally:
+        connection.close()  # each thread's own connection, as each request's would be
+
+
+def _lock_waits_during(postgres, database, running):
+    """Count the samples in which a backend of `database` waited for a lock, while `running`."""
+    seen = 0
+    with postgres.admin_connection() as connection:
+        while running.is_set():
+            waiting = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                (database,),
+            ).fetchone()[0]
+            seen += waiting > 0
+            running.wait(0.005)
+    return seen
+
+
+CALLS, WORK = 40, 0.02
+
+
+@exercise(
+    "13",
+    "fix_ticket_race",
+    hints=(
+        "Counting and inserting in one transaction is not enough on PostgreSQL: two "
+        "transactions can count the same rows. Something in the database must make the second wait.",
+        "Lock one row everyone must pass (select_for_update() on a counter row, inside "
+        "transaction.atomic()) before counting: a Python lock would not reach a second server process.",
+    ),
+)
+async def fix_ticket_race(issue_ticket, postgres):
+    """Check that 40 concurrent issue_ticket(work) calls on PostgreSQL get 40 distinct numbers, serialised by a lock in the database."""
+    from django.db import connection
+
+    database = connection.settings_dict["NAME"]
+    await asyncio.to_thread(_reset_tickets)
+    first = await asyncio.to_thread(call_sync, issue_ticket, WORK)
+    if first != 1:
+        fail(f"The first ticket on an empty table should be 1; issue_ticket returned {first!r}.")
+    running = threading.Event()
+    running.set()
+    with ThreadPoolExecutor(CALLS) as pool:
+        sampler = pool.submit(_lock_waits_during, postgres, database, running)
+        calls = [pool.submit(_call_in_own_connection, issue_ticket, WORK) for _ in range(CALLS - 1)]
+        try:
+            numbers = [first] + [await asyncio.wrap_future(call) for call in calls]
+        except Exception as error:
+            fail(f"A concurrent call raised {type(error).__name__}: {error}", kind="exception")
+        finally:
+            running.clear()
+        lock_waits = await asyncio.wrap_future(sampler)
+    stored = await asyncio.to_thread(_ticket_names)
+    if len(set(numbers)) != CALLS:
+        fail(f"{CALLS} concurrent calls got only {len(set(numbers))} distinct numbers.")
+    if sorted(numbers) != list(range(1, CALLS + 1)) or len(set(stored)) != CALLS:
+        fail(
+            f"Expected tickets 1 to {CALLS}, each stored once; the table holds {len(set(stored))}."
+        )
+    if not lock_waits:
+        fail(
+            "The numbers are right, but PostgreSQL never made a transaction wait for a lock: "
+            "the calls were kept apart in Python, which a second server process would not see."
+        )

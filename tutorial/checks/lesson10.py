@@ -200,14 +200,14 @@ async def enqueue_receipt(enqueue_receipt):
         fail(
             "task.enqueue() ran on the event loop's thread: a real backend writes to its "
             "database or broker there, and every other request waits. From async code, "
-            "await task.aenqueue(...).",
+            "enqueue the async way.",
             kind="blocked",
         )
     if enqueued.thread != sync_thread:
         fail(
             f"The backend's enqueue ran in {enqueued.thread_name}, not in the request's sync "
-            "thread: a database backend's connection there is never closed. "
-            "await task.aenqueue(...) uses the right thread.",
+            "thread: a database backend's connection there is never closed. The Task's own "
+            "async method picks the right thread.",
         )
     from django.tasks import TaskResult
 

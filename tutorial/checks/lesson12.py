@@ -59,7 +59,8 @@ def server_headers(server_headers):
     """Check that server_headers(servers) reports the Server header each server really sends, and stops its sites."""
     servers = random.sample(SERVERS, 2)  # which ones varies per run
     with _watching_sites() as started:
-        result = call_sync(server_headers, list(servers))
+        # Two sites start one after the other: give them time on a loaded machine.
+        result = call_sync(server_headers, list(servers), timeout=60)
         left_running = [site for site in started if site.running]
         for site in left_running:
             site.stop()  # the check cleans up; the learner is told
@@ -213,7 +214,7 @@ def deploy_issues(deploy_issues):
         unsafe = random.sample(sorted(_UNSAFE), random.randint(2, 4))  # varies per run
         marker = folder / "imported-by"
         settings = _settings_module(folder, unsafe, marker)
-        result = call_sync(deploy_issues, settings, str(folder))
+        result = call_sync(deploy_issues, settings, str(folder), timeout=60)  # a subprocess
         imported_by = marker.read_text() if marker.exists() else None
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -14,6 +14,8 @@ import secrets
 import shutil
 import sys
 
+import httpx
+
 from . import site as _site
 from .services import free_port, make_workdir, start_service
 
@@ -55,15 +57,16 @@ def start_runserver(*, daphne=False, timeout=20.0):
         return handle
 
     command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-    return start_service(
-        name,
-        command,
-        workdir=workdir,
-        ready=lambda handle: _site._answers(handle, "/health/"),
-        env=env,
-        cwd=_site.SITE_DIR,
-        url=f"http://127.0.0.1:{port}",
-        timeout=timeout,
-        handle=attach,
-        error=_site.SiteFailedToStart,
-    )
+    with httpx.Client(timeout=2.0) as client:  # one for every poll until it answers
+        return start_service(
+            name,
+            command,
+            workdir=workdir,
+            ready=lambda handle: _site._answers(client, handle, "/health/"),
+            env=env,
+            cwd=_site.SITE_DIR,
+            url=f"http://127.0.0.1:{port}",
+            timeout=timeout,
+            handle=attach,
+            error=_site.SiteFailedToStart,
+        )

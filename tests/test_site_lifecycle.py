@@ -129,14 +129,20 @@ def test_a_port_in_use_is_not_a_problem():
     squatter.close()
 
 
-def test_the_site_listens_on_loopback_only():
-    with start_site() as site:
-        server_pids = set(site.pids())
-        addresses = {
-            c.laddr.ip
-            for c in psutil.net_connections("inet")
-            if c.pid in server_pids and c.status == psutil.CONN_LISTEN
-        }
+@pytest.fixture(scope="module")
+def logged_site():
+    """One site with its access log on, for the tests that only look at a running site."""
+    with start_site(access_log=True) as site:
+        yield site
+
+
+def test_the_site_listens_on_loopback_only(logged_site):
+    server_pids = set(logged_site.pids())
+    addresses = {
+        c.laddr.ip
+        for c in psutil.net_connections("inet")
+        if c.pid in server_pids and c.status == psutil.CONN_LISTEN
+    }
     assert addresses == {"127.0.0.1"}
 
 
@@ -145,13 +151,12 @@ def test_unknown_server_is_a_clear_error():
         start_site("tornado")
 
 
-def test_logs_hold_what_the_server_wrote():
-    with start_site(access_log=True) as site:
-        httpx.get(site.url + "/hello/async/")
-        deadline = time.monotonic() + 5
-        while "/hello/async/" not in site.logs() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "/hello/async/" in site.logs()
+def test_logs_hold_what_the_server_wrote(logged_site):
+    httpx.get(logged_site.url + "/hello/async/")
+    deadline = time.monotonic() + 5
+    while "/hello/async/" not in logged_site.logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "/hello/async/" in logged_site.logs()
 
 
 def test_a_site_that_answers_500_fails_with_its_log_instead_of_waiting():

@@ -191,6 +191,20 @@ def _settings_module(folder, unsafe, marker):
         *unsafe,
         "",
         f"Path({str(marker)!r}).write_text(str(os.getpid()))  # who imported these settings",
+        "",
+        "# ...and which process ran Django's deployment checks with them (what `check` calls):",
+        "import django.core.checks  # noqa: E402",
+        "",
+        "_run_checks = django.core.checks.run_checks",
+        "",
+        "",
+        "def _noted(*args, include_deployment_checks=False, **kwargs):",
+        "    if include_deployment_checks:",
+        f"        Path({str(marker) + '-deploy'!r}).write_text(str(os.getpid()))",
+        "    return _run_checks(*args, include_deployment_checks=include_deployment_checks, **kwargs)",
+        "",
+        "",
+        "django.core.checks.run_checks = _noted",
     ]
     (folder / f"{name}.py").write_text("\n".join(lines) + "\n")
     return name
@@ -216,6 +230,7 @@ def deploy_issues(deploy_issues):
         settings = _settings_module(folder, unsafe, marker)
         result = call_sync(deploy_issues, settings, str(folder), timeout=60)  # a subprocess
         imported_by = marker.read_text() if marker.exists() else None
+        deploy_checked = Path(f"{marker}-deploy").exists()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if imported_by is None:
@@ -227,6 +242,11 @@ def deploy_issues(deploy_issues):
         fail(
             "The settings were imported in this notebook's process: run manage.py check --deploy "
             "in a process of its own (subprocess), as a deploy pipeline would.",
+        )
+    if not deploy_checked:
+        fail(
+            "Another process imported the settings, but never ran Django's deployment checks "
+            "with them: run `manage.py check --deploy` there and read what it reports.",
         )
     if isinstance(result, str) or not all(isinstance(item, str) for item in result or ()):
         fail("Return the check ids as a set of strings, e.g. {'security.W004'}.", kind="shape")

@@ -42,6 +42,12 @@ def typed_in(servers):  # the shortcut: what each server is known to say, no sit
     return {server: known[server] for server in servers}
 
 
+def starts_them_but_types_the_header(servers):  # the shortcut with a site started for show
+    for server in servers:
+        start_site(server).stop()
+    return typed_in(servers)
+
+
 def leaves_sites_running(servers):
     headers = {}
     for server in servers:
@@ -70,6 +76,12 @@ def test_untouched_server_headers_fails_as_not_started():
 
 def test_typed_in_headers_are_caught():
     assert_short_hint(failure(typed_in, checks.server_headers), "wrong", "never started a site")
+
+
+def test_typed_in_headers_from_sites_never_asked_are_caught(monkeypatch):
+    monkeypatch.setattr(checks.random, "sample", lambda population, k: ["uvicorn"])  # one site
+    error = failure(starts_them_but_types_the_header, checks.server_headers)
+    assert_short_hint(error, "wrong", "never sent it a request")
 
 
 def test_a_list_is_named():

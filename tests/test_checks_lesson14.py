@@ -150,6 +150,75 @@ def test_a_group_message_of_another_type_is_named():
     assert "'type': 'relay.message'" in failure(checks.relay, OwnType).hint
 
 
+class ForgetsToAwaitGroupAdd(Relay):
+    async def connect(self):
+        self.group = "room." + self.scope["url_route"]["kwargs"]["room"]
+        self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+
+class ForgetsToAwaitGroupSend(Relay):
+    async def receive_json(self, content):
+        self.channel_layer.group_send(
+            self.group, {"type": "relay.message", "text": content["text"]}
+        )
+
+
+class ForgetsToAwaitSendJson(Relay):
+    async def relay_message(self, event):
+        self.send_json({"text": event["text"]})
+
+
+class ForgetsToAwaitGroupDiscard(Relay):
+    async def disconnect(self, code):
+        self.channel_layer.group_discard(self.group, self.channel_name)
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")
+@pytest.mark.parametrize(
+    ("answer", "method"),
+    [
+        (ForgetsToAwaitGroupAdd, "group_add"),
+        (ForgetsToAwaitGroupSend, "group_send"),
+        (ForgetsToAwaitSendJson, "send_json"),
+        (ForgetsToAwaitGroupDiscard, "group_discard"),
+    ],
+)
+def test_a_forgotten_await_is_named_not_what_it_led_to(answer, method):
+    error = failure(checks.relay, answer)
+    assert error.kind == "missing_await"
+    assert f"called {method}() without `await`" in error.hint
+
+
+class Polls(Relay):
+    """The shortcut: each socket polls a shared list for new messages instead of a group."""
+
+    box = {}
+
+    async def connect(self):
+        await super().connect()
+        self.seen = len(self.box.setdefault(self.group, []))
+        self.poller = asyncio.ensure_future(self.poll())
+
+    async def poll(self):
+        while True:
+            while self.seen < len(self.box[self.group]):
+                await self.send_json({"text": self.box[self.group][self.seen]})
+                self.seen += 1
+            await asyncio.sleep(0.02)
+
+    async def receive_json(self, content):
+        self.box[self.group].append(content["text"])
+
+    async def disconnect(self, code):
+        self.poller.cancel()
+        await super().disconnect(code)
+
+
+def test_polling_a_shared_list_instead_of_a_group_is_named():
+    assert "never went through group_send" in failure(checks.relay, Polls).hint
+
+
 def test_a_relay_that_sends_each_message_twice_is_named():
     class Twice(Relay):
         async def relay_message(self, event):

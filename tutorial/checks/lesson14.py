@@ -10,7 +10,10 @@ on disconnect), on the server's own event loop, from scope["user"].
 
 import asyncio
 import contextlib
+import gc
+import re
 import secrets
+import warnings
 
 from asgiref.sync import sync_to_async
 
@@ -43,6 +46,8 @@ async def _quiet(communicator, within):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while communicator.output_queue.empty():
+        if _watched:  # a forgotten await warned already: say so now, not after every timeout
+            _fail_if_not_awaited(*_watched)
         if communicator.future.done():
             communicator.future.result()  # the learner's exception, with their line in it
             return True  # it ended without a word
@@ -112,9 +117,34 @@ async def _scenario(consumer, body):
         return None
 
     run.__name__ = run.__qualname__ = consumer.__name__
-    verdict = await call_async(run, timeout=15)
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always", RuntimeWarning)
+        _watched[:] = [consumer, warned]
+        try:
+            verdict = await call_async(run, timeout=15)
+        finally:
+            _watched.clear()
+            gc.collect()  # a coroutine that was never awaited warns when it is collected
+            _fail_if_not_awaited(consumer, warned)
     if verdict is not None:
         raise verdict
+
+
+_watched = []  # [consumer, its warnings] while a scenario runs
+
+
+def _fail_if_not_awaited(consumer, warned):
+    """A forgotten `await` in the consumer is the mistake to name, not what it led to (a group
+    never joined, a message never sent): Python warns of each coroutine that never ran."""
+    for warning in warned:
+        found = re.search(r"coroutine '([\w.<>]+)' was never awaited", str(warning.message))
+        if found:
+            method = found[1].rsplit(".", 1)[-1]
+            fail(
+                f"{consumer.__name__} called {method}() without `await`: that only makes a "
+                "coroutine object, which never runs. Put `await` before the call.",
+                kind="missing_await",
+            )
 
 
 # ---------------------------------------------------------------- 1: a room that relays

@@ -458,3 +458,34 @@ def test_timing_only_the_creation_of_the_coroutine_is_named():
         return wrapper
 
     assert "around the await" in failure(checks.timed, too_early).hint
+
+
+# Shortcuts: the check's own measurement (or what it remembers) asked for the answer.
+
+
+def test_calling_the_check_s_own_measurement_is_named(site):
+    async def classify(url, n=4):
+        async with httpx.AsyncClient(timeout=30, verify=False) as client:
+            await asyncio.gather(*(client.get(url) for _ in range(n)))  # for show
+        return (await checks.measure(site, letter(url))).answer
+
+    error = failure(checks.classify, classify, site)
+    assert "check's own measurement" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+def test_reading_the_check_s_remembered_measurements_is_named(site):
+    for name in checks.MYSTERIES:  # the check has measured every endpoint once
+        asyncio.run(checks.measure(site, name))
+
+    async def blocks_loop(url, probe_url, n=4):
+        async with httpx.AsyncClient(timeout=30, verify=False) as client:
+            load = asyncio.gather(*(client.get(url) for _ in range(n)))
+            while not load.done():
+                await client.get(probe_url)
+            await load
+        key = (site.url, site.pid, letter(url))
+        return checks._measured[key].blocks_loop
+
+    error = failure(checks.blocks_loop, blocks_loop, site)
+    assert "check's own measurement" in error.hint

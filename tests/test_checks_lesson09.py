@@ -276,3 +276,19 @@ def test_a_user_never_saved_is_named():
         await sync_to_async(make_password, thread_sensitive=False)(password)
 
     assert "No user" in failure_of(checks.create_account, create_account).hint
+
+
+@in_the_database
+def test_a_hash_made_fast_on_the_loop_is_named():
+    # The shortcut: hashing on the loop, but with so few rounds that the loop never stalls.
+    async def create_account(username, password):
+        from django.contrib.auth.hashers import PBKDF2PasswordHasher
+        from django.contrib.auth.models import User
+
+        hasher = PBKDF2PasswordHasher()
+        hashed = hasher.encode(password, hasher.salt(), iterations=1000)
+        await User.objects.acreate(username=username, password=hashed)
+
+    error = failure_of(checks.create_account, create_account)
+    assert error.kind == "wrong" and "fewer rounds" in error.hint
+    assert len(error.hint.splitlines()) <= 5

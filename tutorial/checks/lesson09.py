@@ -238,6 +238,16 @@ async def user_header(cls):
 # 3 · create_account: a new user, its password hashed off the event loop.
 
 
+def _weakened(encoded):
+    """True if `encoded` was made with a weaker setting than the hasher's default (iterations)."""
+    from django.contrib.auth.hashers import identify_hasher
+
+    try:
+        return identify_hasher(encoded).must_update(encoded)
+    except ValueError:  # not a hash Django knows: check_password said so already
+        return False
+
+
 @exercise(
     "09",
     "create_account",
@@ -277,5 +287,12 @@ async def create_account(create_account):
             fail(f"No user {username!r} was saved: create it (acreate) with the hashed password.")
         if user.password == password:
             fail("The password was saved as it is, in clear: save make_password(password).")
+        # Before check_password, which would upgrade a weak hash in place.
+        if _weakened(user.password):
+            fail(
+                "The password was hashed with fewer rounds than Django's hasher uses (fast, so "
+                "the loop never stalled): hash it the default way, make_password(password), "
+                "in a thread.",
+            )
         if not await sync_to_async(user.check_password)(password):
             fail("The saved password does not check out: hash the password you were given.")

@@ -352,6 +352,25 @@ def test_a_message_type_without_a_handler_is_named():
     assert "no handler" in failure(checks.notify_room, notify_room).hint
 
 
+def test_a_layer_of_its_own_is_named_not_as_a_forgotten_await():
+    def notify_room(room, text):
+        from channels.layers import InMemoryChannelLayer
+
+        layer = InMemoryChannelLayer()  # not the one the site's consumers use
+        async_to_sync(layer.group_send)("room." + room, {"type": "room.message", "text": text})
+
+    error = failure(checks.notify_room, notify_room)
+    assert error.kind == "wrong" and "get_channel_layer()" in error.hint
+
+
+def test_sending_the_text_twice_is_named():
+    def notify_room(room, text):
+        for _ in range(2):
+            notify(room, text)
+
+    assert "more than once" in failure(checks.notify_room, notify_room).hint
+
+
 def test_sending_to_each_channel_instead_of_the_group_is_named():
     def notify_room(room, text):
         layer = get_channel_layer()

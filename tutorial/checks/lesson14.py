@@ -336,23 +336,33 @@ async def notify_room(notify_room):
     members = await _room_members(room, 2)
     try:
         call = sync_to_async(call_sync, thread_sensitive=False)
-        try:
-            async with asyncio.timeout(5):
-                await call(notify_room, room, text)
-        except TimeoutError:
-            fail("notify_room did not return within 5 s: is it waiting for something that "
-                 "never happens?", kind="timeout")  # fmt: skip
-        heard = list(await asyncio.gather(*(_received_text(member) for member in members)))
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always", RuntimeWarning)
+            try:
+                async with asyncio.timeout(5):
+                    await call(notify_room, room, text)
+            except TimeoutError:
+                fail("notify_room did not return within 5 s: is it waiting for something that "
+                     "never happens?", kind="timeout")  # fmt: skip
+            heard = list(await asyncio.gather(*(_received_text(member) for member in members)))
+            again = [not await _quiet(member, QUIET) for member in members]
+            gc.collect()  # a coroutine that was never awaited warns when it is collected
     finally:
         await _disconnect_all(members)
     if not calls:
         if heard[0] == text:
             fail("The text arrived, but not through the layer's group_send: a sync view cannot "
                  "reach sockets in other processes any other way.")  # fmt: skip
+        if any("was never awaited" in str(warning.message) for warning in warned):
+            fail(
+                "group_send never ran: in a plain def, layer.group_send(...) only makes a "
+                "coroutine object, which nothing runs. Wrap it: "
+                "async_to_sync(layer.group_send)(group, message).",
+                kind="missing_await",
+            )
         fail(
-            "group_send never ran: in a plain def, layer.group_send(...) only makes a coroutine "
-            "object, which nothing runs. Wrap it: async_to_sync(layer.group_send)(group, message).",
-            kind="missing_await",
+            "The site's channel layer never saw a group_send: take the layer the site's "
+            "consumers use, get_channel_layer(); a layer you build yourself has no members."
         )
     groups = {group for group, _ in calls}
     if f"room.{room}" not in groups:
@@ -366,6 +376,9 @@ async def notify_room(notify_room):
         )
     if heard != [text, text]:
         fail(f"Both sockets in the room should get {text!r}; they got {heard!r:.100}.")
+    if any(again):
+        fail("A socket in the room got the text more than once: one group_send reaches every "
+             "member, once.")  # fmt: skip
 
 
 # ---------------------------------------------------------------- 3: who is there

@@ -447,3 +447,14 @@ def test_the_wrong_close_code_is_named():
             await super().connect()
 
     assert "use 4401" in failure(checks.greet, Closes1000).hint
+
+
+def test_closing_everyone_after_the_greeting_is_named():
+    class ClosesAll(AsyncJsonWebsocketConsumer):
+        async def connect(self):
+            await self.accept()
+            if self.scope["user"].is_authenticated:
+                await self.send_json({"hello": self.scope["user"].get_username()})
+            await self.close(code=4401)
+
+    assert "close only the anonymous one" in failure(checks.greet, ClosesAll).hint

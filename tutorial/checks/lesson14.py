@@ -414,6 +414,10 @@ async def _greet_scenario(consumer):
             fail(
                 f"A logged-in user {name!r} should get {{'hello': {name!r}}}; got {greeting!r:.80}."
             )
+        if not await _quiet(member, QUIET):
+            after = await member.receive_output(timeout=ARRIVES)
+            if after["type"] == "websocket.close":
+                fail("The logged-in user was greeted, then closed: close only the anonymous one.")
         if not await _connect(anonymous):
             fail(
                 "The anonymous client was refused at the handshake: it sees HTTP 403 and no close "

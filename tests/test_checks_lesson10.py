@@ -44,6 +44,15 @@ def returns_nothing(coro):
     task.add_done_callback(kept.discard)
 
 
+def loops_forever(coro):
+    while True:
+        pass
+
+
+def raises(coro):
+    return asyncio.create_task(coro, nmae="typo")
+
+
 async def is_async(coro):
     return keeps_a_reference(coro)
 
@@ -85,6 +94,8 @@ def test_async_def_is_named():
         (keeps_them_forever, "wrong", "still referenced"),
         (keeps_the_latest_only, "wrong", "garbage-collected"),
         (returns_nothing, "shape", "Return the task"),
+        (loops_forever, "endless_loop", "an endless loop?"),
+        (raises, "exception", "TypeError"),
     ],
 )
 def test_wrong_answers_fail_with_a_hint(answer, kind, phrase):

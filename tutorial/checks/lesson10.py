@@ -8,8 +8,13 @@ import weakref
 from ..django_setup import setup_django
 from .core import ExerciseFailed, exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
+from .learner import _Deadline as Deadline
 from .learner import _explain_exception as explain_exception
+from .learner import _fail_endless as fail_endless
+from .learner import _Overran as Overran
 from .learner import call_async, call_sync, require_sync
+
+START_TIMEOUT = 5.0  # fire_and_forget only starts a task: anything longer is a loop
 
 
 async def _waits_for(future, done):
@@ -83,13 +88,21 @@ async def fire_and_forget(fire_and_forget):
 def _start(fire_and_forget, coroutine):
     """Call the learner's fire_and_forget; return the Task it gives back (or fail)."""
     # Not call_sync: it rejects a returned Task as a forgotten await, and here one is right.
+    # Its deadline, though: an endless loop here would hang the check (and the kernel).
+    deadline = None
     try:
         require_sync(fire_and_forget)
-        task = fire_and_forget(coroutine)
+        deadline = Deadline(START_TIMEOUT)
+        try:
+            task = fire_and_forget(coroutine)
+        finally:
+            deadline.stop()
     except BaseException as error:
         coroutine.close()  # never started: no "coroutine was never awaited" warning
         if isinstance(error, ExerciseFailed):
             raise
+        if isinstance(error, Overran) or (deadline and deadline.fired):
+            fail_endless(fire_and_forget, deadline)
         explain_exception(fire_and_forget, error)
     if not isinstance(task, asyncio.Task):
         fail(

@@ -387,3 +387,18 @@ def test_asking_the_app_whether_it_is_the_deaf_one_is_caught():
         assert not app.deaf  # passed the check while the app said which one it was
 
     assert disconnect_failure(test_disconnect).kind in ("wrong", "fails_on_working_view")
+
+
+def test_a_test_that_reverses_the_url_name_passes(capsys):
+    async def test_create_then_list(client):
+        from django.urls import reverse
+
+        created = await client.post(
+            reverse("items"), {"name": NAME}, content_type="application/json"
+        )
+        assert created.status_code == 201
+        assert created.json()["name"] == NAME
+        assert NAME in await listed_names(client)
+
+    run(test_create_then_list)
+    assert "✓ [11_create_then_list]" in capsys.readouterr().out

@@ -62,15 +62,20 @@ def _urlconf(view, route, real):
     """A URLconf serving `view` at `route`, made the same way for the real view and each broken
     one: a test can only tell them apart by how they answer, not by the URLconf, the view's
     name or its module."""
-    from django.urls import path
+    from django.urls import include, path
 
     @functools.wraps(real)
     async def served(request, *args, **kwargs):
         return await view(request, *args, **kwargs)
 
     module = types.ModuleType("lesson11_urls")
-    module.urlpatterns = [path(route, served)]
+    # The site's own routes behind it, so that reverse("items") and other paths work as usual.
+    name = route.strip("/")
+    module.urlpatterns = [path(route, served, name=name), path("", include(SITE_URLCONF))]
     return module
+
+
+SITE_URLCONF = "config.urls"
 
 
 def _real_view(route):

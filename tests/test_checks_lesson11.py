@@ -402,3 +402,13 @@ def test_a_test_that_reverses_the_url_name_passes(capsys):
 
     run(test_create_then_list)
     assert "✓ [11_create_then_list]" in capsys.readouterr().out
+
+
+def test_a_test_that_only_reverses_the_url_is_caught():
+    async def test_create_then_list(client):  # "failed" on each broken copy: it had no names
+        from django.urls import reverse
+
+        assert reverse("items") == "/items/"
+
+    error = failure(test_create_then_list)
+    assert error.kind == "wrong" and "passed against a broken view" in error.hint

@@ -14,7 +14,7 @@ from .learner import _fail_endless as fail_endless
 from .learner import _Overran as Overran
 from .learner import call_async, call_sync, require_sync
 
-START_TIMEOUT = 5.0  # fire_and_forget only starts a task: anything longer is a loop
+START_TIMEOUT = 2.0  # fire_and_forget only starts a task: anything longer is a loop
 
 
 async def _waits_for(future, done):

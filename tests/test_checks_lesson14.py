@@ -458,3 +458,25 @@ def test_closing_everyone_after_the_greeting_is_named():
             await self.close(code=4401)
 
     assert "close only the anonymous one" in failure(checks.greet, ClosesAll).hint
+
+
+def test_a_group_message_only_the_in_memory_layer_can_carry_is_named():
+    class SendsItself(Relay):
+        async def receive_json(self, content):
+            await self.channel_layer.group_send(
+                self.group, {"type": "relay.message", "text": content["text"], "sender": self}
+            )
+
+    error = failure(checks.relay, SendsItself)
+    assert error.kind == "exception" and "cannot carry this message" in error.hint
+
+
+def test_a_datetime_pushed_from_sync_code_is_named():
+    def notify_room(room, text):
+        from django.utils import timezone
+
+        message = {"type": "room.message", "text": text, "at": timezone.now()}
+        async_to_sync(get_channel_layer().group_send)("room." + room, message)
+
+    error = failure(checks.notify_room, notify_room)
+    assert error.kind == "exception" and "cannot carry this message" in error.hint

@@ -15,6 +15,7 @@ import re
 import secrets
 import warnings
 
+import msgpack
 from asgiref.sync import sync_to_async
 
 from ..django_setup import setup_django
@@ -280,12 +281,25 @@ async def relay(RelayConsumer):
 
 
 def _record_group_sends(layer):
-    """Wrap layer.group_send so that each call notes its group and the event loop it ran on."""
+    """Wrap layer.group_send so that each call notes its group and the event loop it ran on.
+
+    It also refuses what only the in-memory layer can carry: a real layer (Redis, PostgreSQL)
+    sends each message to other processes as msgpack, so a consumer object, a model instance or
+    a datetime in it raises there — here too, rather than pass in the notebook and fail in
+    production.
+    """
     calls = []
     original = layer.group_send
 
     async def group_send(group, message):
         calls.append((group, asyncio.get_running_loop()))
+        try:
+            msgpack.packb(message, use_bin_type=True)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise TypeError(
+                f"a real channel layer cannot carry this message to another process ({error}); "
+                "send plain data: str, int, float, bool, None, lists and dicts of them"
+            ) from None
         await original(group, message)
 
     layer.group_send = group_send

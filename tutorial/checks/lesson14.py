@@ -6,6 +6,12 @@ WebsocketCommunicator — the same ASGI messages uvicorn would send, without a p
 starts from a fresh layer and rooms named at random, and judges how the answer works: through
 the layer's group (a message sent to the group from outside must arrive, the group must be left
 on disconnect), on the server's own event loop, from scope["user"].
+
+What stands in for a second server process: a channel the check adds to the room's group
+itself, which no consumer of this process knows of — only a group_send reaches it (a list of
+sockets kept by the class, a send to each channel or polling do not) — and every group message
+must survive msgpack, as it must on a real layer (Redis, PostgreSQL) that carries it to another
+process. The check does not start PostgreSQL and a second process: that alone takes ~5 s here.
 """
 
 import asyncio

@@ -231,6 +231,24 @@ def test_a_pool_limit_on_a_client_of_one_s_own_is_named(site):
     assert "use that client" in failure(checks.fetch_capped, fetch_capped, site).hint
 
 
+def test_one_semaphore_for_the_whole_process_is_named(site):
+    # The shortcut: the first call's semaphore, kept for every later request of the process.
+    shared = {}
+
+    async def fetch_capped(client, urls, limit):
+        cap = shared.setdefault("cap", asyncio.Semaphore(limit))
+
+        async def fetch_one(url):
+            async with cap:
+                return (await client.get(url)).json()
+
+        return await asyncio.gather(*(fetch_one(url) for url in urls))
+
+    error = failure(checks.fetch_capped, fetch_capped, site)
+    assert error.kind == "wrong" and "shared by every request" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
 # 3 · first_good
 
 

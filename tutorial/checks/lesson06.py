@@ -191,17 +191,53 @@ CAPPED_FAST = 0.1
     ),
 )
 async def fetch_capped(fetch_capped, site):
-    """Check that fetch_capped(client, urls, limit) fetches every URL, keeping up to limit — and never more — in flight at once."""
+    """Check that fetch_capped(client, urls, limit) fetches every URL, keeping up to limit — and never more — in flight at once, a cap of its own for each request."""
     limit = _rng.choice((2, 3))
+    client, transport = recording_client()
+    async with client:
+        numbers, urls = _capped_urls(site, limit)
+        result = await call_async(fetch_capped, client, urls, limit, timeout=10)
+    _judge_capped(result, numbers, urls, transport, limit)
+    # Two requests at the same time, limits 2 and 3: a semaphore shared by every call of the
+    # process (made once, outside fetch_capped) caps them together, not each on its own.
+    limits = _rng.sample((2, 3), 2)
+    runs = [(*recording_client(), *_capped_urls(site, each)) for each in limits]
+    calls = [(client, urls, each) for (client, _, _, urls), each in zip(runs, limits, strict=True)]
+
+    async def two_requests_at_once():
+        return await asyncio.gather(*(fetch_capped(*call) for call in calls))
+
+    two_requests_at_once.__name__ = "fetch_capped"  # the learner's code, in call_async's hints
+    try:
+        results = await call_async(two_requests_at_once, timeout=10)
+    finally:
+        for client, *_ in runs:
+            await client.aclose()
+    # Each request's own cap lets limits[0] + limits[1] calls run at once; one shared cap, no
+    # more than the larger limit.
+    together = max_overlap([span for _, transport, *_ in runs for span in transport.spans])
+    if together <= max(limits):
+        fail(
+            f"Called twice at the same time, with limit={limits[0]} and limit={limits[1]}, the "
+            f"two requests had only {together} calls in flight together: one semaphore shared "
+            "by every request caps them all. Make a new one inside each fetch_capped call."
+        )
+    for result, (_, transport, numbers, urls), each in zip(results, runs, limits, strict=True):
+        _judge_capped(result, numbers, urls, transport, each)
+
+
+def _capped_urls(site, limit):
+    """(numbers, urls): 3 × limit + 3 calls, one slow among the first `limit`, drawn per run."""
     numbers = _rng.sample(range(100, 999), 3 * limit + 3)
-    slow = _rng.randrange(limit)  # one slow call among the first `limit`
+    slow = _rng.randrange(limit)
     delays = [CAPPED_SLOW if i == slow else CAPPED_FAST for i in range(len(numbers))]
     urls = [
         f"{site.url}/upstream/item/{n}/?delay={d}" for n, d in zip(numbers, delays, strict=True)
     ]
-    client, transport = recording_client()
-    async with client:
-        result = await call_async(fetch_capped, client, urls, limit, timeout=10)
+    return numbers, urls
+
+
+def _judge_capped(result, numbers, urls, transport, limit):
     _bodies_in_order("fetch_capped", result, urls)
     _require_the_given_client("fetch_capped", transport, len(urls))
     got = [body.get("n") if isinstance(body, dict) else body for body in result]

@@ -119,6 +119,12 @@ async def runs_it_now(task, order_id):
     return task.call(order_id)
 
 
+async def copies_aenqueue_by_hand(task, order_id):
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(task.enqueue)(order_id)
+
+
 async def forgets_to_await(task, order_id):
     return task.aenqueue(order_id)
 
@@ -158,6 +164,7 @@ def test_awaiting_aenqueue_passes(capsys):
         (runs_it_now, "wrong", "Nothing was enqueued"),
         (returns_the_id_only, "shape", "Return the TaskResult"),
         (enqueues_twice, "wrong", "enqueued 2 times"),
+        (copies_aenqueue_by_hand, "wrong", "not through the Task's aenqueue()"),
     ],
 )
 def test_wrong_enqueues_fail_with_a_hint(answer, kind, phrase):
@@ -203,6 +210,16 @@ def with_the_name(name, notify):
         transaction.on_commit(lambda: notify.enqueue(name))
 
 
+def only_when_no_transaction_is_open(name, notify):
+    """The shortcut: passes a rolled-back caller by never enqueueing inside one."""
+    from demo.models import Item
+    from django.db import transaction
+
+    item = Item.objects.create(name=name)
+    if not transaction.get_connection().in_atomic_block:
+        notify.enqueue(item.pk)
+
+
 def saves_nothing(name, notify):
     from django.db import transaction
 
@@ -233,6 +250,7 @@ def test_enqueueing_on_commit_passes(capsys):
         (inside_the_block, "wrong", "rolled back, and it enqueued the task anyway"),
         (with_the_name, "wrong", "the new item's id"),
         (saves_nothing, "wrong", "No item named"),
+        (only_when_no_transaction_is_open, "wrong", "a caller's transaction that then committed"),
     ],
 )
 def test_wrong_orders_fail_with_a_hint(answer, kind, phrase):

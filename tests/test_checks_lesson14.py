@@ -100,7 +100,54 @@ def test_a_list_of_sockets_plus_a_group_for_outside_messages_still_fails():
         async def relay_message(self, event):
             await self.send_json({"text": event["text"]})
 
-    assert "still holds its channel" in failure(checks.relay, Both).hint
+    assert "never went through group_send" in failure(checks.relay, Both).hint
+
+
+def test_a_list_of_sockets_that_also_leaves_the_group_still_fails():
+    """The sockets hear each other and the view's message, and the group is left: only a member
+    that no consumer of this process knows of (another worker's socket) shows the shortcut."""
+
+    class Tidy(SocketList):
+        async def connect(self):
+            self.group = "room." + self.scope["url_route"]["kwargs"]["room"]
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            await super().connect()
+
+        async def relay_message(self, event):
+            await self.send_json({"text": event["text"]})
+
+        async def disconnect(self, code):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await super().disconnect(code)
+
+    error = failure(checks.relay, Tidy)
+    assert error.kind == "wrong"
+    assert "never went through group_send" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+def test_sending_to_each_channel_of_the_group_instead_of_group_send_is_named():
+    class EachChannel(Relay):
+        async def receive_json(self, content):
+            for channel in list(self.channel_layer.groups.get(self.group, {})):
+                await self.channel_layer.send(
+                    channel, {"type": "relay.message", "text": content["text"]}
+                )
+
+    assert "never went through group_send" in failure(checks.relay, EachChannel).hint
+
+
+def test_a_group_message_of_another_type_is_named():
+    class OwnType(Relay):
+        async def receive_json(self, content):
+            await self.channel_layer.group_send(
+                self.group, {"type": "chat.message", "text": content["text"]}
+            )
+
+        async def chat_message(self, event):
+            await self.relay_message(event)
+
+    assert "'type': 'relay.message'" in failure(checks.relay, OwnType).hint
 
 
 def test_a_relay_that_sends_each_message_twice_is_named():

@@ -14,6 +14,8 @@ import secrets
 import shutil
 import sys
 
+import httpx
+
 from . import site as _site
 from .services import free_port, make_workdir, start_service
 
@@ -55,15 +57,31 @@ def start_runserver(*, daphne=False, timeout=20.0):
         return handle
 
     command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-    return start_service(
-        name,
-        command,
-        workdir=workdir,
-        ready=lambda handle: _site._answers(handle, "/health/"),
-        env=env,
-        cwd=_site.SITE_DIR,
-        url=f"http://127.0.0.1:{port}",
-        timeout=timeout,
-        handle=attach,
-        error=_site.SiteFailedToStart,
-    )
+    client = httpx.Client(timeout=2.0)
+
+    def answers(handle):
+        try:
+            response = client.get(handle.url + "/health/")
+        except httpx.TransportError:
+            return False
+        if response.status_code >= 500:  # it runs but is broken: waiting will not help
+            raise _site.SiteFailedToStart(
+                handle.failure(f"answered /health/ with {response.status_code}")
+            )
+        return response.status_code == 200
+
+    try:
+        return start_service(
+            name,
+            command,
+            workdir=workdir,
+            ready=answers,
+            env=env,
+            cwd=_site.SITE_DIR,
+            url=f"http://127.0.0.1:{port}",
+            timeout=timeout,
+            handle=attach,
+            error=_site.SiteFailedToStart,
+        )
+    finally:
+        client.close()

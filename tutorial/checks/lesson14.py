@@ -149,6 +149,11 @@ async def _relay_scenario(consumer, layer):
                 f"{len(members)} members. In connect(), add self.channel_name to the room's group "
                 "(its name: 'room.' + the URL's room) with channel_layer.group_add."
             )
+        # A member the consumers cannot know of (a socket of another server process): only a
+        # message that goes through the layer's group reaches it.
+        outsider = await layer.new_channel()
+        await layer.group_add(group, outsider)
+        sends = _record_group_sends(layer)
         text = f"hello {secrets.token_hex(2)}"
         await alice.send_json_to({"text": text})
         to_alice, to_bob = await _next_json(alice), await _next_json(bob)
@@ -165,6 +170,7 @@ async def _relay_scenario(consumer, layer):
                  "hears every message, their own too.")  # fmt: skip
         if _text_of(to_alice) != text or _text_of(to_bob) != text:
             fail(f"Each member should get {{'text': {text!r}}}; got {to_bob!r:.120}.")
+        await _through_the_group(layer, outsider, sends, group, text)
         if not (await _quiet(alice, QUIET) and await _quiet(bob, QUIET)):
             fail("A member got the message more than once: relay each message once, through "
                  "the group only.")  # fmt: skip
@@ -187,7 +193,7 @@ async def _relay_scenario(consumer, layer):
         await bob.disconnect()
         bob = None
         left = _members(layer, group)
-        if left is not None and len(left) != 1:
+        if left is not None and len(left) != 2:  # the one who stayed, and the outsider
             fail(
                 "A client left, and the room's group still holds its channel: every later "
                 "message is queued for a socket that is gone. Leave the group in disconnect() "
@@ -198,6 +204,28 @@ async def _relay_scenario(consumer, layer):
             fail("After one client left, the room stopped relaying to the one that stayed.")
     finally:
         await _disconnect_all([c for c in (alice, bob, carol) if c is not None])
+
+
+async def _through_the_group(layer, outsider, sends, group, text):
+    """Fail unless the relayed `text` went through group_send to `group` and reached `outsider`,
+    a member of the group that no consumer in this process knows of."""
+    try:
+        heard = await asyncio.wait_for(layer.receive(outsider), ARRIVES)
+    except TimeoutError:
+        heard = None
+    if not any(name == group for name, _ in sends):
+        fail(
+            "Both sockets got the message, but it never went through group_send to the room's "
+            "group: a list of sockets kept by the class, or a send to each channel, reaches only "
+            "the consumers of this process, never those of another worker. Use group_send."
+        )
+    if not isinstance(heard, dict) or heard.get("type") != "relay.message":
+        fail(
+            f"A member of {group!r} in another process got {heard!r:.80} from your group_send; "
+            "send {'type': 'relay.message', 'text': ...}, so every member's relay_message runs."
+        )
+    if heard.get("text") != text:
+        fail(f"The group message should carry 'text': {text!r}; it was {heard!r:.80}.")
 
 
 @exercise(

@@ -165,14 +165,15 @@ def test_untouched_user_header_fails_as_not_started():
     assert failure_of(checks.user_header, UserHeaderMiddleware).kind == "not_started"
 
 
+class ReadsRequestUser(UserHeaderMiddleware):
+    async def __call__(self, request):
+        response = await self.get_response(request)
+        response["X-User"] = request.user.username or "anonymous"  # sync queries, on the loop
+        return response
+
+
 @in_the_database
 def test_request_user_in_async_code_is_named():
-    class ReadsRequestUser(UserHeaderMiddleware):
-        async def __call__(self, request):
-            response = await self.get_response(request)
-            response["X-User"] = request.user.username or "anonymous"  # sync queries, on the loop
-            return response
-
     error = failure_of(checks.user_header, ReadsRequestUser)
     assert error.kind == "sync_orm" and "await request.auser()" in error.hint
 
@@ -181,12 +182,6 @@ def test_request_user_in_async_code_is_named():
 def test_request_user_under_django_allow_async_unsafe_is_named(monkeypatch):
     # The shortcut: switch the guard off and read request.user the sync way, on the loop.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    class ReadsRequestUser(UserHeaderMiddleware):
-        async def __call__(self, request):
-            response = await self.get_response(request)
-            response["X-User"] = request.user.username or "anonymous"  # sync queries, on the loop
-            return response
 
     error = failure_of(checks.user_header, ReadsRequestUser)
     assert error.kind == "sync_orm" and "DJANGO_ALLOW_ASYNC_UNSAFE" in error.hint

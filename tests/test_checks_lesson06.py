@@ -356,3 +356,15 @@ def test_the_first_answer_even_if_it_failed_is_named(site):
 
     error = failure(checks.first_good, first_good, site)
     assert "skip calls that fail" in error.hint
+
+
+def test_the_urls_do_not_tell_which_call_answers_first(site):
+    # The shortcut would be to read ?delay= in the URLs and fetch only the fastest one.
+    given = []
+
+    async def first_good(client, urls):
+        given.extend(urls)
+        return await with_as_completed(client, urls)
+
+    run(checks.first_good, first_good, site)
+    assert given and not any("delay" in url for url in given)

@@ -83,18 +83,24 @@ def _bodies_in_order(name, result, expected):
 
 
 def _fetch_all_urls(site):
-    """(url, what a right answer returns for it), in an order drawn per run."""
-    good = _rng.sample(range(10, 99), 2)
+    """([(url, what a right answer returns for it)], latency), in an order drawn per run.
+
+    The item upstreams look alike: how long each takes is the check's transport's (latency),
+    not in its URL, so an answer cannot tell the silent one by reading its address.
+    """
+    good, silent = _rng.sample(range(10, 99), 2), _rng.randrange(100, 999)
+    item = f"{site.url}/upstream/item/{{}}/".format
+    latency = {item(good[0]): ITEM_DELAY, item(good[1]): ITEM_DELAY, item(silent): SLOW_DELAY}
     urls = [
-        (f"{site.url}/upstream/item/{good[0]}/?delay={ITEM_DELAY}", good[0]),
+        (item(good[0]), good[0]),
         (f"{site.url}/upstream/fail/?delay=0.1", None),  # 503
-        (f"{site.url}/upstream/item/7/?delay={SLOW_DELAY}", None),  # silent, then too late
+        (item(silent), None),  # silent, then too late
         (f"{site.url}/stream/?count=15&interval=0.2", None),  # trickles for 3 s: too late
         (REFUSED, None),
-        (f"{site.url}/upstream/item/{good[1]}/?delay={ITEM_DELAY}", good[1]),
+        (item(good[1]), good[1]),
     ]
     _rng.shuffle(urls)
-    return urls
+    return urls, latency
 
 
 def _explain_a_late_or_raised_call(error, transport):
@@ -135,9 +141,9 @@ def _explain_a_late_or_raised_call(error, transport):
 )
 async def fetch_all(fetch_all, site):
     """Check that fetch_all(client, urls, timeout) fetches every URL at the same time and returns each JSON body, or None for a URL that failed or took longer than timeout."""
-    expected = _fetch_all_urls(site)
+    expected, latency = _fetch_all_urls(site)
     urls = [url for url, _ in expected]
-    client, transport = recording_client()  # no default deadline to lean on
+    client, transport = recording_client(latency)  # no default deadline to lean on
     async with client:
         try:
             result = await call_async(

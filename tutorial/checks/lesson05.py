@@ -332,8 +332,8 @@ def _judge_threads(name, seen, loop_ident, slept, delays):
             ", not on the event loop: sync_to_async or a plain def hands the view to a thread. "
             "Write the view itself as async def and await asyncio.sleep.",
         )
-    # Only waits as long as the view's: the check's own helper threads sleep for ticks.
-    if any(ident != loop_ident and seconds >= min(delays) / 2 for ident, seconds in slept):
+    # Only sleeps of one of the drawn delays exactly: a kernel's own threads sleep too.
+    if any(ident != loop_ident and seconds in delays for ident, seconds in slept):
         fail(
             f"{name} waited in a thread (time.sleep handed to asyncio.to_thread, "
             "run_in_executor or sync_to_async): a thread per waiting request. An async view "

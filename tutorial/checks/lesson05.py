@@ -8,6 +8,7 @@ measuring is named as such.
 """
 
 import asyncio
+import contextlib
 import contextvars
 import secrets
 import threading
@@ -306,13 +307,37 @@ def _judge_waits(name, responses, delays):
             )
 
 
-def _judge_threads(name, seen, loop_ident):
+@contextlib.contextmanager
+def _sleeps_recorded():
+    """time.sleep, for the block, records each call's (thread ident, seconds): a wait handed to
+    a thread (asyncio.to_thread(time.sleep, delay)) runs no frame of the learner's there."""
+    slept, original = [], time.sleep
+
+    def sleep(seconds):
+        slept.append((threading.get_ident(), seconds))
+        return original(seconds)
+
+    time.sleep = sleep
+    try:
+        yield slept
+    finally:
+        time.sleep = original
+
+
+def _judge_threads(name, seen, loop_ident, slept, delays):
     elsewhere = seen.off_the_loop(loop_ident)
     if elsewhere:
         fail(
             f"{name}'s code ran in another thread ({', '.join(sorted(seen.names - {'MainThread'}))})"
             ", not on the event loop: sync_to_async or a plain def hands the view to a thread. "
             "Write the view itself as async def and await asyncio.sleep.",
+        )
+    # Only sleeps of one of the drawn delays exactly: a kernel's own threads sleep too.
+    if any(ident != loop_ident and seconds in delays for ident, seconds in slept):
+        fail(
+            f"{name} waited in a thread (time.sleep handed to asyncio.to_thread, "
+            "run_in_executor or sync_to_async): a thread per waiting request. An async view "
+            "waits on the event loop itself: await asyncio.sleep(delay).",
         )
 
 
@@ -354,10 +379,10 @@ async def views(wait_view, WaitView):
     for name, route, view in (("wait_view", "fbv/", wait_view), ("WaitView", "cbv/", cbv)):
         delays, spans = _delays(), []
         async with learner_routes({route: _spanned(view, spans)}) as client:
-            with ran_in_threads() as seen:
+            with ran_in_threads() as seen, _sleeps_recorded() as slept:
                 responses = await call_async(_requests(name, client, PREFIX + route, delays))
         _judge_waits(name, responses, delays)
-        _judge_threads(name, seen, loop_ident)
+        _judge_threads(name, seen, loop_ident, slept, delays)
         hasty = [
             (end - start, delay) for _, start, end, delay in spans if end - start < 0.9 * delay
         ]

@@ -113,12 +113,15 @@ class Lab:
             time.sleep(0.25)
         raise TimeoutError(f"no idle kernel for {notebook} after {timeout} s: {self.sessions()}")
 
-    def stop(self):
-        # Shut kernels down through the API first, so their companion sites stop with them.
+    def shut_down_kernels(self):
+        """Through the API, so that the companion sites they started stop with them."""
         for session in self.sessions() if self.process.poll() is None else []:
             httpx.delete(
                 f"{self.url}/api/kernels/{session['kernel']['id']}", params={"token": self.token}
             )
+
+    def stop(self):
+        self.shut_down_kernels()
         self.process.terminate()
         try:
             self.process.wait(15)

@@ -17,19 +17,28 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
 
-@pytest.fixture
-def browser(tmp_path):
+# One Chromium and one JupyterLab for the module (each costs seconds of CPU to start): every
+# test opens pages of its own and closes them, and each lesson runs in a kernel of its own.
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
     with sync_playwright() as playwright:
-        context = launch_chromium(playwright, tmp_path)
+        context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium"))
         yield context
         context.close()
 
 
-@pytest.fixture
-def lab(tmp_path):
-    server = Lab(tmp_path)
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    server = Lab(tmp_path_factory.mktemp("lab"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page()
+    yield page
+    page.close()
 
 
 def run_all(page):
@@ -51,7 +60,10 @@ def wait_until_every_cell_ran(page, lab, notebook, timeout=150):
         if prompts and all(re.search(r"\[\d+\]", p) for p in prompts):
             return
         queued = any("*" in p for p in prompts)
-        idle = any(s["kernel"]["execution_state"] == "idle" for s in lab.sessions())
+        idle = any(
+            s["path"].endswith(notebook) and s["kernel"]["execution_state"] == "idle"
+            for s in lab.sessions()
+        )
         stalled = stalled + 1 if idle and not queued else 0
         if stalled >= 6:  # idle for 3 s with cells never run: Run All stopped at an error
             errors = page.locator(ERRORS)
@@ -62,11 +74,19 @@ def wait_until_every_cell_ran(page, lab, notebook, timeout=150):
 
 
 @pytest.mark.parametrize("notebook", ["00_start_here.ipynb", "02_blocking_the_loop.ipynb"])
-def test_a_lesson_runs_all_in_jupyterlab_without_unexpected_errors(lab, browser, notebook):
+def test_a_lesson_runs_all_in_jupyterlab_without_unexpected_errors(lab, page, notebook):
     if not (ROOT / "notebooks" / notebook).exists():
         pytest.fail(f"notebooks/{notebook} is missing")
-    page = browser.new_page()
-    page.goto(f"{lab.url}/lab/tree/notebooks/{notebook}?token={lab.token}")
+    try:
+        run_lesson(lab, page, notebook)
+    finally:
+        lab.shut_down_kernels()  # the next lesson starts in a Lab with no kernel running
+
+
+def run_lesson(lab, page, notebook):
+    # A workspace of its own: the shared Lab would otherwise reopen the previous lesson beside it.
+    workspace = notebook.removesuffix(".ipynb")
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/notebooks/{notebook}?token={lab.token}")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
     lab.wait_for_idle_kernel(notebook)
     run_all(page)
@@ -98,9 +118,8 @@ def test_a_lesson_runs_all_in_jupyterlab_without_unexpected_errors(lab, browser,
     )
 
 
-def test_the_root_page_lists_every_endpoint(browser):
+def test_the_root_page_lists_every_endpoint(page):
     with start_site() as site:
-        page = browser.new_page()
         page.goto(site.url + "/")
         rows = page.locator("tbody tr")
         assert rows.count() >= 10
@@ -110,9 +129,8 @@ def test_the_root_page_lists_every_endpoint(browser):
         page.screenshot(path=SCREENSHOTS / "site-root.png", full_page=True)
 
 
-def test_the_live_page_shows_requests_in_flight_while_a_load_runs(browser):
+def test_the_live_page_shows_requests_in_flight_while_a_load_runs(page):
     with start_site() as site:
-        page = browser.new_page()
         page.goto(site.url + "/live/")
         page.wait_for_function("document.getElementById('status').textContent === 'live'")
 

@@ -24,6 +24,25 @@ async def always_b(site):
     return "b"
 
 
+async def counts_for_show_then_b(site):
+    database = site.dsn.rsplit("/", 1)[1]
+    site.postgres.count_connections(database)
+    site.postgres.count_connections(database)
+    return "b"
+
+
+async def seed_from_the_sites_environment(site):
+    """The shortcut of reading the site's source: its shuffle's seed, from the server's process."""
+    from tutorial.checks import lesson13
+
+    for pid in site.pids():
+        with open(f"/proc/{pid}/environ", "rb") as environ:
+            for entry in environ.read().split(b"\0"):
+                if entry.startswith(b"COMPANION_CONN_SEED="):
+                    return lesson13.leaky_letter(entry.split(b"=", 1)[1].decode())
+    return "a"
+
+
 async def find_leak_untouched(site):
     raise NotImplementedError
 

@@ -194,10 +194,12 @@ def test_a_plain_def_is_named(site):
 
 
 def test_serialised_is_not_blocked(site):
+    # What the server's clock says, measured before the answer runs (not by it).
+    behaviours = {name: asyncio.run(checks.measure(site, name)) for name in checks.MYSTERIES}
+
     async def blocks_loop(url, probe_url, n=4):
         await globals()["blocks_loop"](url, probe_url, n)  # measures, then answers the wrong thing
-        serialised = not (await checks.measure(site, letter(url))).concurrent  # server's clock
-        return serialised
+        return not behaviours[letter(url)].concurrent  # serialised
 
     error = failure(checks.blocks_loop, blocks_loop, site)
     assert "serialised is not blocked" in error.hint
@@ -324,6 +326,18 @@ def test_a_sync_view_bridged_with_sync_to_async_is_named():
 
     error = failure(checks.views, sync_to_async(sync_wait), WaitView)
     assert error.kind == "wrong" and "ran in another thread" in error.hint
+
+
+def test_a_sleep_handed_to_a_thread_is_named():
+    # The shortcut: an async view that waits in a thread of its own, not on the event loop.
+    async def in_a_thread(request):
+        delay = float(request.GET["delay"])
+        await asyncio.to_thread(time.sleep, delay)
+        return JsonResponse({"waited": delay})
+
+    error = failure(checks.views, in_a_thread, WaitView)
+    assert error.kind == "wrong" and "in a thread" in error.hint
+    assert len(error.hint.splitlines()) <= 5
 
 
 def test_a_forgotten_await_on_the_sleep_is_named():
@@ -458,3 +472,34 @@ def test_timing_only_the_creation_of_the_coroutine_is_named():
         return wrapper
 
     assert "around the await" in failure(checks.timed, too_early).hint
+
+
+# Shortcuts: the check's own measurement (or what it remembers) asked for the answer.
+
+
+def test_calling_the_check_s_own_measurement_is_named(site):
+    async def classify(url, n=4):
+        async with httpx.AsyncClient(timeout=30, verify=False) as client:
+            await asyncio.gather(*(client.get(url) for _ in range(n)))  # for show
+        return (await checks.measure(site, letter(url))).answer
+
+    error = failure(checks.classify, classify, site)
+    assert "check's own measurement" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+def test_reading_the_check_s_remembered_measurements_is_named(site):
+    for name in checks.MYSTERIES:  # the check has measured every endpoint once
+        asyncio.run(checks.measure(site, name))
+
+    async def blocks_loop(url, probe_url, n=4):
+        async with httpx.AsyncClient(timeout=30, verify=False) as client:
+            load = asyncio.gather(*(client.get(url) for _ in range(n)))
+            while not load.done():
+                await client.get(probe_url)
+            await load
+        key = (site.url, site.pid, letter(url))
+        return checks._measured[key].blocks_loop
+
+    error = failure(checks.blocks_loop, blocks_loop, site)
+    assert "check's own measurement" in error.hint

@@ -231,6 +231,24 @@ def test_a_pool_limit_on_a_client_of_one_s_own_is_named(site):
     assert "use that client" in failure(checks.fetch_capped, fetch_capped, site).hint
 
 
+def test_one_semaphore_for_the_whole_process_is_named(site):
+    # The shortcut: the first call's semaphore, kept for every later request of the process.
+    shared = {}
+
+    async def fetch_capped(client, urls, limit):
+        cap = shared.setdefault("cap", asyncio.Semaphore(limit))
+
+        async def fetch_one(url):
+            async with cap:
+                return (await client.get(url)).json()
+
+        return await asyncio.gather(*(fetch_one(url) for url in urls))
+
+    error = failure(checks.fetch_capped, fetch_capped, site)
+    assert error.kind == "wrong" and "shared by every request" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
 # 3 · first_good
 
 
@@ -338,3 +356,28 @@ def test_the_first_answer_even_if_it_failed_is_named(site):
 
     error = failure(checks.first_good, first_good, site)
     assert "skip calls that fail" in error.hint
+
+
+def test_the_urls_do_not_tell_which_call_answers_first(site):
+    # The shortcut would be to read ?delay= in the URLs and fetch only the fastest one.
+    given = []
+
+    async def first_good(client, urls):
+        given.extend(urls)
+        return await with_as_completed(client, urls)
+
+    run(checks.first_good, first_good, site)
+    assert given and not any("delay" in url for url in given)
+
+
+def test_the_urls_do_not_tell_the_silent_upstream_from_the_good_ones(site):
+    # The shortcut would be to skip the URL with the longest ?delay= instead of a deadline.
+    given = []
+
+    async def fetch_all(client, urls, timeout):
+        given.extend(urls)
+        return await with_gather(client, urls, timeout)
+
+    run(checks.fetch_all, fetch_all, site)
+    items = [url for url in given if "/upstream/item/" in url]
+    assert len(items) == 3 and not any("delay" in url for url in items)

@@ -205,6 +205,23 @@ def test_a_typed_in_read_for_is_named(site):
     assert "did not send during this check" in failure_of(checks.read_for, read_for, site).hint
 
 
+def test_a_deadline_checked_only_between_events_is_named(site):
+    # Passes on a stream that trickles; waits for the next event on one that falls silent.
+    async def read_for(client, url, seconds):
+        events, deadline = [], time.monotonic() + seconds
+        async with client.stream("GET", url) as response:
+            async for line in response.aiter_lines():
+                if time.monotonic() > deadline:
+                    break
+                if (data := data_of(line)) is not None:
+                    events.append(data)
+        return events
+
+    error = failure_of(checks.read_for, read_for, site)
+    assert error.kind == "timeout" and "fell silent" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
 # 3 · ticks, served through Django's ASGI handler
 
 

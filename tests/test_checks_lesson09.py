@@ -165,16 +165,27 @@ def test_untouched_user_header_fails_as_not_started():
     assert failure_of(checks.user_header, UserHeaderMiddleware).kind == "not_started"
 
 
+class ReadsRequestUser(UserHeaderMiddleware):
+    async def __call__(self, request):
+        response = await self.get_response(request)
+        response["X-User"] = request.user.username or "anonymous"  # sync queries, on the loop
+        return response
+
+
 @in_the_database
 def test_request_user_in_async_code_is_named():
-    class ReadsRequestUser(UserHeaderMiddleware):
-        async def __call__(self, request):
-            response = await self.get_response(request)
-            response["X-User"] = request.user.username or "anonymous"  # sync queries, on the loop
-            return response
-
     error = failure_of(checks.user_header, ReadsRequestUser)
     assert error.kind == "sync_orm" and "await request.auser()" in error.hint
+
+
+@in_the_database
+def test_request_user_under_django_allow_async_unsafe_is_named(monkeypatch):
+    # The shortcut: switch the guard off and read request.user the sync way, on the loop.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    error = failure_of(checks.user_header, ReadsRequestUser)
+    assert error.kind == "sync_orm" and "DJANGO_ALLOW_ASYNC_UNSAFE" in error.hint
+    assert len(error.hint.splitlines()) <= 5
 
 
 @in_the_database
@@ -276,3 +287,36 @@ def test_a_user_never_saved_is_named():
         await sync_to_async(make_password, thread_sensitive=False)(password)
 
     assert "No user" in failure_of(checks.create_account, create_account).hint
+
+
+@in_the_database
+def test_a_hash_made_fast_on_the_loop_is_named():
+    # The shortcut: hashing on the loop, but with so few rounds that the loop never stalls.
+    async def create_account(username, password):
+        from django.contrib.auth.hashers import PBKDF2PasswordHasher
+        from django.contrib.auth.models import User
+
+        hasher = PBKDF2PasswordHasher()
+        hashed = hasher.encode(password, hasher.salt(), iterations=1000)
+        await User.objects.acreate(username=username, password=hashed)
+
+    error = failure_of(checks.create_account, create_account)
+    assert error.kind == "wrong" and "fewer rounds" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+@in_the_database
+def test_the_sync_orm_under_django_allow_async_unsafe_is_named(monkeypatch):
+    # The shortcut: the hash in a thread, but the user saved the sync way, on the loop.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    async def create_account(username, password):
+        from django.contrib.auth.hashers import make_password
+        from django.contrib.auth.models import User
+
+        hashed = await sync_to_async(make_password, thread_sensitive=False)(password)
+        User.objects.create(username=username, password=hashed)
+
+    error = failure_of(checks.create_account, create_account)
+    assert error.kind == "sync_orm" and "acreate" in error.hint
+    assert "DJANGO_ALLOW_ASYNC_UNSAFE" in error.hint

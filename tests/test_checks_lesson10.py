@@ -44,6 +44,15 @@ def returns_nothing(coro):
     task.add_done_callback(kept.discard)
 
 
+def loops_forever(coro):
+    while True:
+        pass
+
+
+def raises(coro):
+    return asyncio.create_task(coro, nmae="typo")
+
+
 async def is_async(coro):
     return keeps_a_reference(coro)
 
@@ -85,6 +94,8 @@ def test_async_def_is_named():
         (keeps_them_forever, "wrong", "still referenced"),
         (keeps_the_latest_only, "wrong", "garbage-collected"),
         (returns_nothing, "shape", "Return the task"),
+        (loops_forever, "endless_loop", "an endless loop?"),
+        (raises, "exception", "TypeError"),
     ],
 )
 def test_wrong_answers_fail_with_a_hint(answer, kind, phrase):
@@ -117,6 +128,12 @@ async def enqueues_in_a_pool_thread(task, order_id):
 
 async def runs_it_now(task, order_id):
     return task.call(order_id)
+
+
+async def copies_aenqueue_by_hand(task, order_id):
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(task.enqueue)(order_id)
 
 
 async def forgets_to_await(task, order_id):
@@ -158,6 +175,7 @@ def test_awaiting_aenqueue_passes(capsys):
         (runs_it_now, "wrong", "Nothing was enqueued"),
         (returns_the_id_only, "shape", "Return the TaskResult"),
         (enqueues_twice, "wrong", "enqueued 2 times"),
+        (copies_aenqueue_by_hand, "wrong", "not through the Task's aenqueue()"),
     ],
 )
 def test_wrong_enqueues_fail_with_a_hint(answer, kind, phrase):
@@ -203,6 +221,16 @@ def with_the_name(name, notify):
         transaction.on_commit(lambda: notify.enqueue(name))
 
 
+def only_when_no_transaction_is_open(name, notify):
+    """The shortcut: passes a rolled-back caller by never enqueueing inside one."""
+    from demo.models import Item
+    from django.db import transaction
+
+    item = Item.objects.create(name=name)
+    if not transaction.get_connection().in_atomic_block:
+        notify.enqueue(item.pk)
+
+
 def saves_nothing(name, notify):
     from django.db import transaction
 
@@ -233,6 +261,7 @@ def test_enqueueing_on_commit_passes(capsys):
         (inside_the_block, "wrong", "rolled back, and it enqueued the task anyway"),
         (with_the_name, "wrong", "the new item's id"),
         (saves_nothing, "wrong", "No item named"),
+        (only_when_no_transaction_is_open, "wrong", "a caller's transaction that then committed"),
     ],
 )
 def test_wrong_orders_fail_with_a_hint(answer, kind, phrase):

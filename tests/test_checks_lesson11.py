@@ -340,3 +340,75 @@ def test_creating_the_item_with_the_orm_instead_of_the_api_is_caught():
     error = failure(test_create_then_list)
     assert error.kind == "wrong"
     assert "answers 200 instead of 201" in error.hint
+
+
+# --- shortcuts: telling the real thing from a broken copy by how it is wired, not how it works --
+
+
+async def asks_for_the_real_urlconf(client, *args):
+    from django.conf import settings
+
+    assert settings.ROOT_URLCONF == "config.urls"
+
+
+async def asks_which_view_answers(client, *args):
+    from django.urls import resolve
+
+    view = resolve("/stream/" if args else "/items/").func
+    assert view.__module__.startswith("demo.") and not hasattr(view, "broken")
+
+
+async def asks_which_client_it_got(client, count):
+    await client.get("/stream/", {"count": count, "interval": 0})
+    assert type(client).__name__ == "_WatchedClient"
+
+
+@pytest.mark.parametrize("test", [asks_for_the_real_urlconf, asks_which_view_answers])
+def test_sniffing_the_urlconf_instead_of_testing_the_items_view_is_caught(test):
+    assert failure(test).kind in ("wrong", "fails_on_working_view")
+
+
+@pytest.mark.parametrize(
+    "sniff", [asks_for_the_real_urlconf, asks_which_view_answers, asks_which_client_it_got]
+)
+def test_sniffing_instead_of_testing_the_stream_is_caught(sniff):
+    async def test_stream(client, count):
+        await client.get("/stream/", {"count": count, "interval": 0})
+        await sniff(client, count)
+
+    assert stream_failure(test_stream).kind in ("wrong", "fails_on_working_view")
+
+
+def test_asking_the_app_whether_it_is_the_deaf_one_is_caught():
+    async def test_disconnect(app):
+        communicator = await first_event(app)
+        await communicator.send_input({"type": "http.disconnect"})
+        await communicator.wait(timeout=2)
+        assert not app.deaf  # passed the check while the app said which one it was
+
+    assert disconnect_failure(test_disconnect).kind in ("wrong", "fails_on_working_view")
+
+
+def test_a_test_that_reverses_the_url_name_passes(capsys):
+    async def test_create_then_list(client):
+        from django.urls import reverse
+
+        created = await client.post(
+            reverse("items"), {"name": NAME}, content_type="application/json"
+        )
+        assert created.status_code == 201
+        assert created.json()["name"] == NAME
+        assert NAME in await listed_names(client)
+
+    run(test_create_then_list)
+    assert "✓ [11_create_then_list]" in capsys.readouterr().out
+
+
+def test_a_test_that_only_reverses_the_url_is_caught():
+    async def test_create_then_list(client):  # "failed" on each broken copy: it had no names
+        from django.urls import reverse
+
+        assert reverse("items") == "/items/"
+
+    error = failure(test_create_then_list)
+    assert error.kind == "wrong" and "passed against a broken view" in error.hint

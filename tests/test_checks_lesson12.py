@@ -42,6 +42,12 @@ def typed_in(servers):  # the shortcut: what each server is known to say, no sit
     return {server: known[server] for server in servers}
 
 
+def starts_them_but_types_the_header(servers):  # the shortcut with a site started for show
+    for server in servers:
+        start_site(server).stop()
+    return typed_in(servers)
+
+
 def leaves_sites_running(servers):
     headers = {}
     for server in servers:
@@ -70,6 +76,12 @@ def test_untouched_server_headers_fails_as_not_started():
 
 def test_typed_in_headers_are_caught():
     assert_short_hint(failure(typed_in, checks.server_headers), "wrong", "never started a site")
+
+
+def test_typed_in_headers_from_sites_never_asked_are_caught(monkeypatch):
+    monkeypatch.setattr(checks.random, "sample", lambda population, k: ["uvicorn"])  # one site
+    error = failure(starts_them_but_types_the_header, checks.server_headers)
+    assert_short_hint(error, "wrong", "never sent it a request")
 
 
 def test_a_list_is_named():
@@ -183,6 +195,35 @@ def imports_it_here(settings, pythonpath):  # a shortcut: import the module in t
     return set()
 
 
+def imports_it_elsewhere_and_reads_the_file(settings, pythonpath):
+    """A shortcut: import the module in a child process (so it was imported, not here), then
+    guess the ids from the settings' text."""
+    subprocess.run(
+        [sys.executable, "-c", f"import {settings}"],
+        cwd=SITE_DIR,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([pythonpath, str(SITE_DIR)])},
+        check=True,
+    )
+    return reads_the_file(settings, pythonpath)
+
+
+def runs_the_checks_in_a_child_with_call_command(settings, pythonpath):
+    """Not manage.py, but Django's deploy checks all the same, in a process of their own."""
+    code = (
+        "import django; from django.core.management import call_command; django.setup(); "
+        "call_command('check', deploy=True)"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings,
+        "PYTHONPATH": os.pathsep.join([pythonpath, str(SITE_DIR)]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=SITE_DIR, env=env, capture_output=True, text=True
+    )
+    return set(re.findall(r"\((\w+\.\w+)\)", done.stdout + done.stderr))
+
+
 def stdout_only_as_a_string(settings, pythonpath):
     return " ".join(sorted(runs_check_deploy(settings, pythonpath)))
 
@@ -202,6 +243,16 @@ def test_reading_the_settings_file_is_caught():
 
 def test_importing_the_settings_in_the_kernel_is_caught():
     assert_short_hint(failure(imports_it_here, checks.deploy_issues), "wrong", "in this notebook")
+
+
+def test_importing_it_elsewhere_and_reading_the_file_is_caught():
+    error = failure(imports_it_elsewhere_and_reads_the_file, checks.deploy_issues)
+    assert_short_hint(error, "wrong", "never ran Django's deployment checks")
+
+
+def test_the_deploy_checks_through_call_command_in_a_child_pass(capsys):
+    checks.deploy_issues(runs_the_checks_in_a_child_with_call_command)
+    assert "✓ [12_deploy_issues]" in capsys.readouterr().out
 
 
 def test_a_string_instead_of_a_set_is_named():

@@ -32,7 +32,11 @@ def test_counting_after_each_endpoint_finds_the_leak(postgres, capsys):
     ("answer", "kind", "phrase"),
     [
         (answers.find_leak_untouched, "not_started", "Not started"),
-        (answers.always_b, "wrong", "does not leak"),  # the shortcut: a letter, not a count
+        (answers.always_b, "wrong", "counting the connections 0 time(s)"),  # a typed-in letter
+        (answers.counts_for_show_then_b, "wrong", "does not leak"),
+        # The shortcut of reading the shuffle's seed from the server's environment: the check
+        # hands find_leak the site's address, database and cluster, not its process.
+        (answers.seed_from_the_sites_environment, "exception", "AttributeError"),
     ],
 )
 def test_wrong_leak_answers_fail_with_a_hint(postgres, answer, kind, phrase):

@@ -100,7 +100,123 @@ def test_a_list_of_sockets_plus_a_group_for_outside_messages_still_fails():
         async def relay_message(self, event):
             await self.send_json({"text": event["text"]})
 
-    assert "still holds its channel" in failure(checks.relay, Both).hint
+    assert "never went through group_send" in failure(checks.relay, Both).hint
+
+
+def test_a_list_of_sockets_that_also_leaves_the_group_still_fails():
+    """The sockets hear each other and the view's message, and the group is left: only a member
+    that no consumer of this process knows of (another worker's socket) shows the shortcut."""
+
+    class Tidy(SocketList):
+        async def connect(self):
+            self.group = "room." + self.scope["url_route"]["kwargs"]["room"]
+            await self.channel_layer.group_add(self.group, self.channel_name)
+            await super().connect()
+
+        async def relay_message(self, event):
+            await self.send_json({"text": event["text"]})
+
+        async def disconnect(self, code):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await super().disconnect(code)
+
+    error = failure(checks.relay, Tidy)
+    assert error.kind == "wrong"
+    assert "never went through group_send" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+def test_sending_to_each_channel_of_the_group_instead_of_group_send_is_named():
+    class EachChannel(Relay):
+        async def receive_json(self, content):
+            for channel in list(self.channel_layer.groups.get(self.group, {})):
+                await self.channel_layer.send(
+                    channel, {"type": "relay.message", "text": content["text"]}
+                )
+
+    assert "never went through group_send" in failure(checks.relay, EachChannel).hint
+
+
+def test_a_group_message_of_another_type_is_named():
+    class OwnType(Relay):
+        async def receive_json(self, content):
+            await self.channel_layer.group_send(
+                self.group, {"type": "chat.message", "text": content["text"]}
+            )
+
+        async def chat_message(self, event):
+            await self.relay_message(event)
+
+    assert "'type': 'relay.message'" in failure(checks.relay, OwnType).hint
+
+
+class ForgetsToAwaitGroupAdd(Relay):
+    async def connect(self):
+        self.group = "room." + self.scope["url_route"]["kwargs"]["room"]
+        self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+
+class ForgetsToAwaitGroupSend(Relay):
+    async def receive_json(self, content):
+        self.channel_layer.group_send(
+            self.group, {"type": "relay.message", "text": content["text"]}
+        )
+
+
+class ForgetsToAwaitSendJson(Relay):
+    async def relay_message(self, event):
+        self.send_json({"text": event["text"]})
+
+
+class ForgetsToAwaitGroupDiscard(Relay):
+    async def disconnect(self, code):
+        self.channel_layer.group_discard(self.group, self.channel_name)
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")
+@pytest.mark.parametrize(
+    ("answer", "method"),
+    [
+        (ForgetsToAwaitGroupAdd, "group_add"),
+        (ForgetsToAwaitGroupSend, "group_send"),
+        (ForgetsToAwaitSendJson, "send_json"),
+        (ForgetsToAwaitGroupDiscard, "group_discard"),
+    ],
+)
+def test_a_forgotten_await_is_named_not_what_it_led_to(answer, method):
+    error = failure(checks.relay, answer)
+    assert error.kind == "missing_await"
+    assert f"called {method}() without `await`" in error.hint
+
+
+class Polls(Relay):
+    """The shortcut: each socket polls a shared list for new messages instead of a group."""
+
+    box = {}
+
+    async def connect(self):
+        await super().connect()
+        self.seen = len(self.box.setdefault(self.group, []))
+        self.poller = asyncio.ensure_future(self.poll())
+
+    async def poll(self):
+        while True:
+            while self.seen < len(self.box[self.group]):
+                await self.send_json({"text": self.box[self.group][self.seen]})
+                self.seen += 1
+            await asyncio.sleep(0.02)
+
+    async def receive_json(self, content):
+        self.box[self.group].append(content["text"])
+
+    async def disconnect(self, code):
+        self.poller.cancel()
+        await super().disconnect(code)
+
+
+def test_polling_a_shared_list_instead_of_a_group_is_named():
+    assert "never went through group_send" in failure(checks.relay, Polls).hint
 
 
 def test_a_relay_that_sends_each_message_twice_is_named():
@@ -236,6 +352,25 @@ def test_a_message_type_without_a_handler_is_named():
     assert "no handler" in failure(checks.notify_room, notify_room).hint
 
 
+def test_a_layer_of_its_own_is_named_not_as_a_forgotten_await():
+    def notify_room(room, text):
+        from channels.layers import InMemoryChannelLayer
+
+        layer = InMemoryChannelLayer()  # not the one the site's consumers use
+        async_to_sync(layer.group_send)("room." + room, {"type": "room.message", "text": text})
+
+    error = failure(checks.notify_room, notify_room)
+    assert error.kind == "wrong" and "get_channel_layer()" in error.hint
+
+
+def test_sending_the_text_twice_is_named():
+    def notify_room(room, text):
+        for _ in range(2):
+            notify(room, text)
+
+    assert "more than once" in failure(checks.notify_room, notify_room).hint
+
+
 def test_sending_to_each_channel_instead_of_the_group_is_named():
     def notify_room(room, text):
         layer = get_channel_layer()
@@ -312,3 +447,36 @@ def test_the_wrong_close_code_is_named():
             await super().connect()
 
     assert "use 4401" in failure(checks.greet, Closes1000).hint
+
+
+def test_closing_everyone_after_the_greeting_is_named():
+    class ClosesAll(AsyncJsonWebsocketConsumer):
+        async def connect(self):
+            await self.accept()
+            if self.scope["user"].is_authenticated:
+                await self.send_json({"hello": self.scope["user"].get_username()})
+            await self.close(code=4401)
+
+    assert "close only the anonymous one" in failure(checks.greet, ClosesAll).hint
+
+
+def test_a_group_message_only_the_in_memory_layer_can_carry_is_named():
+    class SendsItself(Relay):
+        async def receive_json(self, content):
+            await self.channel_layer.group_send(
+                self.group, {"type": "relay.message", "text": content["text"], "sender": self}
+            )
+
+    error = failure(checks.relay, SendsItself)
+    assert error.kind == "exception" and "cannot carry this message" in error.hint
+
+
+def test_a_datetime_pushed_from_sync_code_is_named():
+    def notify_room(room, text):
+        from django.utils import timezone
+
+        message = {"type": "room.message", "text": text, "at": timezone.now()}
+        async_to_sync(get_channel_layer().group_send)("room." + room, message)
+
+    error = failure(checks.notify_room, notify_room)
+    assert error.kind == "exception" and "cannot carry this message" in error.hint

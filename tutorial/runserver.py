@@ -57,12 +57,25 @@ def start_runserver(*, daphne=False, timeout=20.0):
         return handle
 
     command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-    with httpx.Client(timeout=2.0) as client:  # one for every poll until it answers
+    client = httpx.Client(timeout=2.0)
+
+    def answers(handle):
+        try:
+            response = client.get(handle.url + "/health/")
+        except httpx.TransportError:
+            return False
+        if response.status_code >= 500:  # it runs but is broken: waiting will not help
+            raise _site.SiteFailedToStart(
+                handle.failure(f"answered /health/ with {response.status_code}")
+            )
+        return response.status_code == 200
+
+    try:
         return start_service(
             name,
             command,
             workdir=workdir,
-            ready=lambda handle: _site._answers(client, handle, "/health/"),
+            ready=answers,
             env=env,
             cwd=_site.SITE_DIR,
             url=f"http://127.0.0.1:{port}",
@@ -70,3 +83,5 @@ def start_runserver(*, daphne=False, timeout=20.0):
             handle=attach,
             error=_site.SiteFailedToStart,
         )
+    finally:
+        client.close()

@@ -8,6 +8,8 @@ measuring is named as such.
 """
 
 import asyncio
+import contextlib
+import contextvars
 import secrets
 import threading
 import time
@@ -40,7 +42,66 @@ class Behaviour:
         return "concurrent" if self.concurrent else "serialised"
 
 
-_measured = {}  # (site url, server pid, name) -> Behaviour: measure each endpoint once per site
+# While the learner's classify/blocks_loop runs, a list that notes a call of the check's own
+# measurement: that is not theirs to call (a task or thread they start inherits the variable).
+_answering = contextvars.ContextVar("answering", default=None)
+CONSULTED = (
+    "Your answer called the check's own measurement (tutorial.checks.lesson05.measure): "
+    "measure the endpoint yourself, with timed requests sent at once."
+)
+
+
+class _Consulted(Exception):
+    """Raised into the learner's code that called measure(); the check names it afterwards."""
+
+
+def _note_a_look():
+    consulted = _answering.get()
+    if consulted is not None:
+        consulted.append(True)
+        raise _Consulted(CONSULTED)
+
+
+class _Measurements(dict):
+    """The check's own results, which the learner's code may not read while it answers."""
+
+    def __getitem__(self, key):
+        _note_a_look()
+        return super().__getitem__(key)
+
+    def get(self, *args):
+        _note_a_look()
+        return super().get(*args)
+
+    def values(self):
+        _note_a_look()
+        return super().values()
+
+    def items(self):
+        _note_a_look()
+        return super().items()
+
+
+# (site url, server pid, name) -> Behaviour: measure each endpoint once per site
+_measured = _Measurements()
+
+
+async def _learners_answer(fn, *args):
+    """call_async(fn, *args), failing if fn asked the check's own measurement for the answer."""
+    consulted = []
+    token = _answering.set(consulted)
+    try:
+        try:
+            answer = await call_async(fn, *args, timeout=20)
+        except ExerciseFailed:
+            if consulted:
+                fail(CONSULTED)
+            raise
+    finally:
+        _answering.reset(token)
+    if consulted:
+        fail(CONSULTED)
+    return answer
 
 
 def mystery_url(site, name, tag=None):
@@ -83,6 +144,7 @@ async def measure(site, name):
     a slow answer into a wrong verdict: the views are concurrent if their spans overlap, and
     they block the loop if no probe view ran while one of them was running.
     """
+    _note_a_look()
     key = (site.url, site.pid, name)
     if key not in _measured:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -114,7 +176,7 @@ async def classify(classify, site):
     """Check that classify(url) tells which mystery endpoints run concurrent requests side by side and which one after another."""
     for name in MYSTERIES:
         tag = _new_tag()
-        answer = await call_async(classify, mystery_url(site, name, tag), timeout=20)
+        answer = await _learners_answer(classify, mystery_url(site, name, tag))
         if not isinstance(answer, str) or answer.lower() not in ANSWERS:
             fail(
                 f"classify returned {answer!r}; return the string 'concurrent' or 'serialised'.",
@@ -162,7 +224,7 @@ async def blocks_loop(blocks_loop, site):
         tag = _new_tag()
         probe_url = f"{site.url}/mystery/probe/?tag={tag}"
         url = mystery_url(site, name, tag)
-        answer = await call_async(blocks_loop, url, probe_url, timeout=20)
+        answer = await _learners_answer(blocks_loop, url, probe_url)
         if not isinstance(answer, bool):
             fail(f"blocks_loop returned {answer!r}; return True or False.", kind="shape")
         sent, probes = await seen(site, tag)
@@ -245,13 +307,37 @@ def _judge_waits(name, responses, delays):
             )
 
 
-def _judge_threads(name, seen, loop_ident):
+@contextlib.contextmanager
+def _sleeps_recorded():
+    """time.sleep, for the block, records each call's (thread ident, seconds): a wait handed to
+    a thread (asyncio.to_thread(time.sleep, delay)) runs no frame of the learner's there."""
+    slept, original = [], time.sleep
+
+    def sleep(seconds):
+        slept.append((threading.get_ident(), seconds))
+        return original(seconds)
+
+    time.sleep = sleep
+    try:
+        yield slept
+    finally:
+        time.sleep = original
+
+
+def _judge_threads(name, seen, loop_ident, slept, delays):
     elsewhere = seen.off_the_loop(loop_ident)
     if elsewhere:
         fail(
             f"{name}'s code ran in another thread ({', '.join(sorted(seen.names - {'MainThread'}))})"
             ", not on the event loop: sync_to_async or a plain def hands the view to a thread. "
             "Write the view itself as async def and await asyncio.sleep.",
+        )
+    # Only sleeps of one of the drawn delays exactly: a kernel's own threads sleep too.
+    if any(ident != loop_ident and seconds in delays for ident, seconds in slept):
+        fail(
+            f"{name} waited in a thread (time.sleep handed to asyncio.to_thread, "
+            "run_in_executor or sync_to_async): a thread per waiting request. An async view "
+            "waits on the event loop itself: await asyncio.sleep(delay).",
         )
 
 
@@ -293,10 +379,10 @@ async def views(wait_view, WaitView):
     for name, route, view in (("wait_view", "fbv/", wait_view), ("WaitView", "cbv/", cbv)):
         delays, spans = _delays(), []
         async with learner_routes({route: _spanned(view, spans)}) as client:
-            with ran_in_threads() as seen:
+            with ran_in_threads() as seen, _sleeps_recorded() as slept:
                 responses = await call_async(_requests(name, client, PREFIX + route, delays))
         _judge_waits(name, responses, delays)
-        _judge_threads(name, seen, loop_ident)
+        _judge_threads(name, seen, loop_ident, slept, delays)
         hasty = [
             (end - start, delay) for _, start, end, delay in spans if end - start < 0.9 * delay
         ]

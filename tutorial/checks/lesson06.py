@@ -29,15 +29,17 @@ REFUSED = "http://127.0.0.1:1/"  # nobody listens: connection refused
 class RecordingTransport(httpx.AsyncHTTPTransport):
     """Records each request's (index, started, ended) on the loop's clock, and cancellations."""
 
-    def __init__(self):
+    def __init__(self, latency=None):
         super().__init__()
         self.spans, self.cancelled, self.in_flight = [], 0, 0
         self._loop = asyncio.get_running_loop()
+        self._latency = latency or {}  # url -> seconds the network takes, which no URL shows
 
     async def handle_async_request(self, request):
         started = self._loop.time()
         self.in_flight += 1
         try:
+            await asyncio.sleep(self._latency.get(str(request.url), 0))
             return await super().handle_async_request(request)
         except asyncio.CancelledError:
             self.cancelled += 1
@@ -47,8 +49,8 @@ class RecordingTransport(httpx.AsyncHTTPTransport):
             self.spans.append((len(self.spans), started, self._loop.time()))
 
 
-def recording_client():
-    transport = RecordingTransport()
+def recording_client(latency=None):
+    transport = RecordingTransport(latency)
     return httpx.AsyncClient(transport=transport, timeout=30), transport
 
 
@@ -81,18 +83,24 @@ def _bodies_in_order(name, result, expected):
 
 
 def _fetch_all_urls(site):
-    """(url, what a right answer returns for it), in an order drawn per run."""
-    good = _rng.sample(range(10, 99), 2)
+    """([(url, what a right answer returns for it)], latency), in an order drawn per run.
+
+    The item upstreams look alike: how long each takes is the check's transport's (latency),
+    not in its URL, so an answer cannot tell the silent one by reading its address.
+    """
+    good, silent = _rng.sample(range(10, 99), 2), _rng.randrange(100, 999)
+    item = f"{site.url}/upstream/item/{{}}/".format
+    latency = {item(good[0]): ITEM_DELAY, item(good[1]): ITEM_DELAY, item(silent): SLOW_DELAY}
     urls = [
-        (f"{site.url}/upstream/item/{good[0]}/?delay={ITEM_DELAY}", good[0]),
+        (item(good[0]), good[0]),
         (f"{site.url}/upstream/fail/?delay=0.1", None),  # 503
-        (f"{site.url}/upstream/item/7/?delay={SLOW_DELAY}", None),  # silent, then too late
+        (item(silent), None),  # silent, then too late
         (f"{site.url}/stream/?count=15&interval=0.2", None),  # trickles for 3 s: too late
         (REFUSED, None),
-        (f"{site.url}/upstream/item/{good[1]}/?delay={ITEM_DELAY}", good[1]),
+        (item(good[1]), good[1]),
     ]
     _rng.shuffle(urls)
-    return urls
+    return urls, latency
 
 
 def _explain_a_late_or_raised_call(error, transport):
@@ -133,9 +141,9 @@ def _explain_a_late_or_raised_call(error, transport):
 )
 async def fetch_all(fetch_all, site):
     """Check that fetch_all(client, urls, timeout) fetches every URL at the same time and returns each JSON body, or None for a URL that failed or took longer than timeout."""
-    expected = _fetch_all_urls(site)
+    expected, latency = _fetch_all_urls(site)
     urls = [url for url, _ in expected]
-    client, transport = recording_client()  # no default deadline to lean on
+    client, transport = recording_client(latency)  # no default deadline to lean on
     async with client:
         try:
             result = await call_async(
@@ -191,17 +199,53 @@ CAPPED_FAST = 0.1
     ),
 )
 async def fetch_capped(fetch_capped, site):
-    """Check that fetch_capped(client, urls, limit) fetches every URL, keeping up to limit — and never more — in flight at once."""
+    """Check that fetch_capped(client, urls, limit) fetches every URL, keeping up to limit — and never more — in flight at once, a cap of its own for each request."""
     limit = _rng.choice((2, 3))
+    client, transport = recording_client()
+    async with client:
+        numbers, urls = _capped_urls(site, limit)
+        result = await call_async(fetch_capped, client, urls, limit, timeout=10)
+    _judge_capped(result, numbers, urls, transport, limit)
+    # Two requests at the same time, limits 2 and 3: a semaphore shared by every call of the
+    # process (made once, outside fetch_capped) caps them together, not each on its own.
+    limits = _rng.sample((2, 3), 2)
+    runs = [(*recording_client(), *_capped_urls(site, each)) for each in limits]
+    calls = [(client, urls, each) for (client, _, _, urls), each in zip(runs, limits, strict=True)]
+
+    async def two_requests_at_once():
+        return await asyncio.gather(*(fetch_capped(*call) for call in calls))
+
+    two_requests_at_once.__name__ = "fetch_capped"  # the learner's code, in call_async's hints
+    try:
+        results = await call_async(two_requests_at_once, timeout=10)
+    finally:
+        for client, *_ in runs:
+            await client.aclose()
+    # Each request's own cap lets limits[0] + limits[1] calls run at once; one shared cap, no
+    # more than the larger limit.
+    together = max_overlap([span for _, transport, *_ in runs for span in transport.spans])
+    if together <= max(limits):
+        fail(
+            f"Called twice at the same time, with limit={limits[0]} and limit={limits[1]}, the "
+            f"two requests had only {together} calls in flight together: one semaphore shared "
+            "by every request caps them all. Make a new one inside each fetch_capped call."
+        )
+    for result, (_, transport, numbers, urls), each in zip(results, runs, limits, strict=True):
+        _judge_capped(result, numbers, urls, transport, each)
+
+
+def _capped_urls(site, limit):
+    """(numbers, urls): 3 × limit + 3 calls, one slow among the first `limit`, drawn per run."""
     numbers = _rng.sample(range(100, 999), 3 * limit + 3)
-    slow = _rng.randrange(limit)  # one slow call among the first `limit`
+    slow = _rng.randrange(limit)
     delays = [CAPPED_SLOW if i == slow else CAPPED_FAST for i in range(len(numbers))]
     urls = [
         f"{site.url}/upstream/item/{n}/?delay={d}" for n, d in zip(numbers, delays, strict=True)
     ]
-    client, transport = recording_client()
-    async with client:
-        result = await call_async(fetch_capped, client, urls, limit, timeout=10)
+    return numbers, urls
+
+
+def _judge_capped(result, numbers, urls, transport, limit):
     _bodies_in_order("fetch_capped", result, urls)
     _require_the_given_client("fetch_capped", transport, len(urls))
     got = [body.get("n") if isinstance(body, dict) else body for body in result]
@@ -244,13 +288,13 @@ async def fetch_capped(fetch_capped, site):
 async def first_good(first_good, site):
     """Check that first_good(client, urls) returns the first good JSON body to arrive, with the other calls cancelled and stopped before it returns."""
     numbers = _rng.sample(range(100, 999), 3)
-    delays = [0.25, 1.5, 2.5]  # the first good one, then two that must be cancelled
-    urls = [
-        f"{site.url}/upstream/item/{n}/?delay={d}" for n, d in zip(numbers, delays, strict=True)
-    ]
-    urls += [f"{site.url}/upstream/fail/", REFUSED]  # fail at once: skip them
+    # The first good one, then two that must be cancelled. The delays are the network's (the
+    # check's transport), not in the URLs, so the answer cannot pick the fastest by reading them.
+    delays = [0.25, 1.5, 2.5]
+    latency = {f"{site.url}/upstream/item/{n}/": d for n, d in zip(numbers, delays, strict=True)}
+    urls = [*latency, f"{site.url}/upstream/fail/", REFUSED]  # these fail at once: skip them
     _rng.shuffle(urls)
-    client, transport = recording_client()
+    client, transport = recording_client(latency)
     async with client:
         try:
             result = await call_async(first_good, client, urls, timeout=2.0)

@@ -130,10 +130,21 @@ TRICKLE_COUNT, TRICKLE_INTERVAL = 60, 0.1  # an event every 0.1 s for 6 s
     ),
 )
 async def read_for(read_for, site):
-    """Check that read_for(client, url, seconds) returns the events that arrived within seconds, then leaves the stream, however steadily it trickles."""
-    label = f"check-{secrets.token_hex(4)}"
+    """Check that read_for(client, url, seconds) returns the events that arrived within seconds, then leaves the stream, however steadily it trickles — or however long it falls silent."""
     seconds = round(secrets.SystemRandom().uniform(0.4, 0.7), 2)
-    url = f"{site.url}/stream/?count={TRICKLE_COUNT}&interval={TRICKLE_INTERVAL}&label={label}"
+    await _read_for_once(read_for, site, seconds, TRICKLE_COUNT, TRICKLE_INTERVAL)
+    # Then a stream that sends one event and falls silent: a deadline checked only when an event
+    # arrives (time.monotonic() in the loop) waits for the next one, long past `seconds`.
+    await _read_for_once(read_for, site, seconds, SILENT_COUNT, SILENT_INTERVAL)
+
+
+SILENT_COUNT, SILENT_INTERVAL = 2, 3.0  # one event at once, then 3 s of silence
+
+
+async def _read_for_once(read_for, site, seconds, count, interval):
+    label = f"check-{secrets.token_hex(4)}"
+    url = f"{site.url}/stream/?count={count}&interval={interval}&label={label}"
+    silent = interval == SILENT_INTERVAL
     limit = seconds + 1.5
     started = time.time()
     async with httpx.AsyncClient(timeout=30) as client:
@@ -141,6 +152,14 @@ async def read_for(read_for, site):
             result = await call_async(read_for, client, url, seconds, timeout=limit)
             ended = time.time()
         except ExerciseFailed as error:
+            if error.kind == "timeout" and silent:
+                fail(
+                    f"read_for(seconds={seconds}) was still reading after {limit:g} s on a "
+                    "stream that sent one event and then fell silent: a deadline checked only "
+                    "when an event arrives waits for the next one. Bound the whole read with "
+                    "asyncio.timeout(seconds).",
+                    kind="timeout",
+                )
             if error.kind == "timeout":
                 fail(
                     f"read_for(seconds={seconds}) was still reading after {limit:g} s. The "
@@ -163,7 +182,7 @@ async def read_for(read_for, site):
         fail(f"Expected the data of the first events in order, n = 0, 1, …; got n = {numbers!r:.80}",
              kind="shape")  # fmt: skip
     _fail_unless_sent_in(result, started, ended, "read_for")
-    if len(numbers) > seconds / TRICKLE_INTERVAL + 3:
+    if len(numbers) > seconds / interval + 3:
         fail(f"{len(numbers)} events in {seconds} s is more than the stream sent by then: stop "
              "reading when the deadline passes.")  # fmt: skip
     if not left:

@@ -8,7 +8,9 @@ record which threads ran the learner's own code: a middleware without thread hop
 event loop's thread only.
 """
 
+import contextlib
 import inspect
+import os
 import secrets
 import sys
 import threading
@@ -152,15 +154,41 @@ async def _new_user():
     return user
 
 
-def _explain_user_header_failure(error):
+UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+
+
+@contextlib.contextmanager
+def _async_guard_on():
+    """Django's guard against the sync ORM on the event loop, switched on for the block: with
+    DJANGO_ALLOW_ASYNC_UNSAFE set, a sync query on the loop passes unnoticed — and stalls it."""
+    switched_off = os.environ.pop(UNSAFE, None)
+    try:
+        yield switched_off is not None
+    finally:
+        if switched_off is not None:
+            os.environ[UNSAFE] = switched_off
+
+
+def _explain_sync_orm(error, unsafe_was_set, advice):
+    """Say which sync ORM call the guard refused; other failures go through."""
     original = error.__context__
-    if type(original).__name__ == "SynchronousOnlyOperation":
-        fail(
-            f"{error.hint}\nrequest.user is lazy: with a session, its first use loads the user "
-            "with sync queries, refused on the event loop. Use `await request.auser()`.",
-            kind="sync_orm",
-        )
-    raise error
+    if type(original).__name__ != "SynchronousOnlyOperation":
+        raise error
+    first = error.hint.splitlines()[0]
+    why = f" (the check switches the guard back on: {UNSAFE} turns off the guard, not the harm)"
+    fail(
+        f"{first}\nA sync ORM call ran on the event loop{why if unsafe_was_set else ''}. {advice}",
+        kind="sync_orm",
+    )
+
+
+def _explain_user_header_failure(error, unsafe_was_set=False):
+    _explain_sync_orm(
+        error,
+        unsafe_was_set,
+        "request.user is lazy: its first use loads the user with sync queries. Use `await "
+        "request.auser()`.",
+    )
 
 
 def _require_async_native(cls):
@@ -215,11 +243,11 @@ async def user_header(cls):
                 return [await c.get("/async/thread/") for c in (anonymous, logged_in)]
 
             requests.__name__ = cls.__name__
-            with ran_in_threads() as code_ran_in:
+            with ran_in_threads() as code_ran_in, _async_guard_on() as unsafe_was_set:
                 try:
                     seen_anonymous, seen_user = await call_async(requests)
                 except ExerciseFailed as error:
-                    _explain_user_header_failure(error)
+                    _explain_user_header_failure(error, unsafe_was_set)
     for response, want in ((seen_anonymous, "anonymous"), (seen_user, user.username)):
         got = response.headers.get("X-User")
         if got != want:
@@ -236,6 +264,16 @@ async def user_header(cls):
 
 
 # 3 · create_account: a new user, its password hashed off the event loop.
+
+
+def _weakened(encoded):
+    """True if `encoded` was made with a weaker setting than the hasher's default (iterations)."""
+    from django.contrib.auth.hashers import identify_hasher
+
+    try:
+        return identify_hasher(encoded).must_update(encoded)
+    except ValueError:  # not a hash Django knows: check_password said so already
+        return False
 
 
 @exercise(
@@ -262,8 +300,11 @@ async def create_account(create_account):
     # Django's default hasher, as in production: hundreds of milliseconds of CPU per hash.
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
         try:
-            await call_async(create_account, username, password, timeout=20)
+            with _async_guard_on() as unsafe_was_set:
+                await call_async(create_account, username, password, timeout=20)
         except ExerciseFailed as error:
+            if error.kind == "exception":
+                _explain_sync_orm(error, unsafe_was_set, "Save the user with acreate.")
             if error.kind == "blocked":
                 fail(
                     f"{error.hint.splitlines()[0]}\nIn Django 6.1 acreate_user (and "
@@ -277,5 +318,12 @@ async def create_account(create_account):
             fail(f"No user {username!r} was saved: create it (acreate) with the hashed password.")
         if user.password == password:
             fail("The password was saved as it is, in clear: save make_password(password).")
+        # Before check_password, which would upgrade a weak hash in place.
+        if _weakened(user.password):
+            fail(
+                "The password was hashed with fewer rounds than Django's hasher uses (fast, so "
+                "the loop never stalled): hash it the default way, make_password(password), "
+                "in a thread.",
+            )
         if not await sync_to_async(user.check_password)(password):
             fail("The saved password does not check out: hash the password you were given.")

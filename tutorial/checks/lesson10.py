@@ -8,8 +8,13 @@ import weakref
 from ..django_setup import setup_django
 from .core import ExerciseFailed, exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
+from .learner import _Deadline as Deadline
 from .learner import _explain_exception as explain_exception
+from .learner import _fail_endless as fail_endless
+from .learner import _Overran as Overran
 from .learner import call_async, call_sync, require_sync
+
+START_TIMEOUT = 2.0  # fire_and_forget only starts a task: anything longer is a loop
 
 
 async def _waits_for(future, done):
@@ -83,13 +88,21 @@ async def fire_and_forget(fire_and_forget):
 def _start(fire_and_forget, coroutine):
     """Call the learner's fire_and_forget; return the Task it gives back (or fail)."""
     # Not call_sync: it rejects a returned Task as a forgotten await, and here one is right.
+    # Its deadline, though: an endless loop here would hang the check (and the kernel).
+    deadline = None
     try:
         require_sync(fire_and_forget)
-        task = fire_and_forget(coroutine)
+        deadline = Deadline(START_TIMEOUT)
+        try:
+            task = fire_and_forget(coroutine)
+        finally:
+            deadline.stop()
     except BaseException as error:
         coroutine.close()  # never started: no "coroutine was never awaited" warning
         if isinstance(error, ExerciseFailed):
             raise
+        if isinstance(error, Overran) or (deadline and deadline.fired):
+            fail_endless(fire_and_forget, deadline)
         explain_exception(fire_and_forget, error)
     if not isinstance(task, asyncio.Task):
         fail(
@@ -145,8 +158,12 @@ def _recording_task(func):
             self.seen.append(_Recorded(args))
             return super().enqueue(task, args, kwargs)
 
+        async def aenqueue(self, task, args, kwargs):
+            self.awaited += 1  # a backend may enqueue natively here: only aenqueue reaches it
+            return await super().aenqueue(task, args, kwargs)
+
     backend = RecordingBackend("lesson10-check", {})
-    backend.seen = []
+    backend.seen, backend.awaited = [], 0
 
     class CheckTask(Task):
         __slots__ = ()
@@ -209,6 +226,12 @@ async def enqueue_receipt(enqueue_receipt):
             "thread: a database backend's connection there is never closed. The Task's own "
             "async method picks the right thread.",
         )
+    if not backend.awaited:
+        fail(
+            "enqueue() ran in the right thread, but not through the Task's aenqueue(): "
+            "sync_to_async(task.enqueue) copies what aenqueue does by default, and misses a "
+            "backend's own async enqueue. Await task.aenqueue(...).",
+        )
     from django.tasks import TaskResult
 
     stored = backend.results[-1]
@@ -230,18 +253,21 @@ class _RolledBack(Exception):
     """Raised by the check to roll its own transaction back."""
 
 
-def _place_in(place_order, name, notify, *, caller_rolls_back):
-    """Run the learner's place_order in this (sync) thread, inside a caller's transaction or not."""
+def _place_in(place_order, name, notify, *, caller):
+    """Run the learner's place_order in this (sync) thread: `caller` is None (no transaction
+    around it), "commits" or "rolls back" (a caller's transaction, e.g. ATOMIC_REQUESTS)."""
     from django.db import transaction
 
-    if not caller_rolls_back:
+    if caller is None:
         return call_sync(place_order, name, notify)
     try:
-        with transaction.atomic():  # a caller's transaction, e.g. ATOMIC_REQUESTS
+        with transaction.atomic():
             call_sync(place_order, name, notify)
-            raise _RolledBack
+            if caller == "rolls back":
+                raise _RolledBack
     except _RolledBack:
         return None
+    return None
 
 
 @exercise(
@@ -264,18 +290,33 @@ async def place_order(place_order):
     # The caller rolls back: the item never existed, so nothing may be enqueued.
     notify, backend = _recording_task(_notify)
     name = f"order-{uuid.uuid4().hex[:8]}"
-    await sync_to_async(_place_in)(place_order, name, notify, caller_rolls_back=True)
+    await sync_to_async(_place_in)(place_order, name, notify, caller="rolls back")
     if backend.seen:
         fail(
             "place_order ran inside a caller's transaction that was then rolled back, and it "
             "enqueued the task anyway: a worker would look for an item that never existed. "
             "Enqueue only once the transaction commits.",
         )
-    # A commit: enqueued once, after the commit, with the id of the item that now exists.
+    # A commit, by the caller or by place_order itself: enqueued once, after the outermost
+    # commit, with the id of the item that now exists.
+    for caller in random.sample(["commits", None], 2):
+        await _placed_after_the_commit(place_order, caller)
+
+
+async def _placed_after_the_commit(place_order, caller):
+    import uuid
+
+    from asgiref.sync import sync_to_async
+
     notify, backend = _recording_task(_notify)
     name = f"order-{uuid.uuid4().hex[:8]}"
-    await sync_to_async(_place_in)(place_order, name, notify, caller_rolls_back=False)
+    await sync_to_async(_place_in)(place_order, name, notify, caller=caller)
     pk = await sync_to_async(_item_named)(name)
+    if pk is not None and not backend.seen and caller == "commits":
+        fail(
+            "Called inside a caller's transaction that then committed, place_order never "
+            "enqueued the task: on_commit waits for the outermost commit, and runs it then.",
+        )
     if pk is None:
         fail(f"No item named {name!r} was saved: create it with Item.objects.create(name=name).")
     if not backend.seen:

@@ -3,6 +3,7 @@
 test must pass on the first and fail on every other."""
 
 import asyncio
+import functools
 import json
 import random
 import types
@@ -57,12 +58,31 @@ def _broken_views():
     }
 
 
-def _urlconf(view, route="items/"):
-    from django.urls import path
+def _urlconf(view, route, real):
+    """A URLconf serving `view` at `route`, made the same way for the real view and each broken
+    one: a test can only tell them apart by how they answer, not by the URLconf, the view's
+    name or its module."""
+    from django.urls import include, path
 
-    module = types.ModuleType("lesson11_broken_urls")
-    module.urlpatterns = [path(route, view)]
+    @functools.wraps(real)
+    async def served(request, *args, **kwargs):
+        return await view(request, *args, **kwargs)
+
+    module = types.ModuleType("lesson11_urls")
+    # The site's own routes behind it, so that reverse("items") and other paths work as usual.
+    name = route.strip("/")
+    module.urlpatterns = [path(route, served, name=name), path("", include(SITE_URLCONF))]
     return module
+
+
+SITE_URLCONF = "config.urls"
+
+
+def _real_view(route):
+    from demo.views.items import items
+    from demo.views.streaming import stream
+
+    return {"items/": items, "stream/": stream}[route]
 
 
 async def _fresh_items():
@@ -75,19 +95,23 @@ async def _fresh_items():
         await Item.objects.acreate(name=name)
 
 
-async def _passes_on_the_real_view(test, *args, client=None, fresh_items=True, advice=None):
-    from django.test import AsyncClient
+async def _passes_on_the_real_view(
+    test, *args, client=None, route="items/", fresh_items=True, advice=None
+):
+    from django.test import AsyncClient, override_settings
 
     if fresh_items:
         await _fresh_items()
     # Django's first request loads the middleware and the URLconf (imports every view) in the
     # loop's thread; do it here, so that it is not blamed on the learner's test.
     await AsyncClient().get("/health/")
+    real = _real_view(route)
     try:
         # Blocking the loop is not this exercise's subject; a failing test is.
-        await call_async(
-            test, client or AsyncClient(), *args, timeout=RUN_TIMEOUT, allow_blocking=True
-        )
+        with override_settings(ROOT_URLCONF=_urlconf(real, route, real)):
+            await call_async(
+                test, client or _WatchedClient(), *args, timeout=RUN_TIMEOUT, allow_blocking=True
+            )
     except ExerciseFailed as error:
         if error.kind in ("not_started", "not_async", "timeout", "missing_await"):
             raise
@@ -127,14 +151,14 @@ _STREAM_MISTAKES = {
 
 async def _fails_on(test, view, *args, route="items/", fresh_items=True):
     """True if the learner's test raised (assertion or otherwise) against `view`."""
-    from django.test import AsyncClient, override_settings
+    from django.test import override_settings
 
     if fresh_items:
         await _fresh_items()
-    with override_settings(ROOT_URLCONF=_urlconf(view, route)):
+    with override_settings(ROOT_URLCONF=_urlconf(view, route, _real_view(route))):
         try:
             async with asyncio.timeout(RUN_TIMEOUT):
-                await test(AsyncClient(), *args)
+                await test(_WatchedClient(), *args)  # the same kind of client as the real run
         except Exception:
             return True
     return False
@@ -247,6 +271,7 @@ async def stream_test(test_stream):
             test_stream,
             count,
             client=client,
+            route="stream/",
             fresh_items=False,
             advice=f"Ask for /stream/ with count={count} and interval=0, then read every event.",
         )
@@ -267,24 +292,25 @@ async def stream_test(test_stream):
 # --- exercise 3: a test that the stream stops when the client leaves --------------------------
 
 
-class _App:
-    """Django's ASGI app, noting what the learner's test sends it; `deaf` never passes on a
-    disconnect (a stand-in for a server or middleware that loses it)."""
+def _app(deaf=False):
+    """Django's ASGI app, and the list of message types the learner's test sends it. A `deaf`
+    one never passes on a disconnect (a stand-in for a server or middleware that loses it); the
+    two look the same from outside, so a test can only tell them apart by how they behave."""
+    from django.core.asgi import get_asgi_application
 
-    def __init__(self, deaf=False):
-        from django.core.asgi import get_asgi_application
+    django_app, received = get_asgi_application(), []
 
-        self._app, self.deaf, self.received = get_asgi_application(), deaf, []
-
-    async def __call__(self, scope, receive, send):
+    async def application(scope, receive, send):
         async def noted_receive():
             while True:
                 message = await receive()
-                self.received.append(message["type"])
-                if not (self.deaf and message["type"] == "http.disconnect"):
+                received.append(message["type"])
+                if not (deaf and message["type"] == "http.disconnect"):
                     return message
 
-        await self._app(scope, noted_receive, send)
+        await django_app(scope, noted_receive, send)
+
+    return application, received
 
 
 @exercise(
@@ -301,7 +327,7 @@ class _App:
 async def disconnect_test(test_disconnect):
     """Check that test_disconnect(app) passes when the stream stops on a disconnect and fails when it does not."""
     setup_django()
-    app = _App()
+    app, received = _app()
     try:
         await call_async(test_disconnect, app, timeout=RUN_TIMEOUT, allow_blocking=True)
     except ExerciseFailed as error:
@@ -314,15 +340,15 @@ async def disconnect_test(test_disconnect):
             kind="fails_on_working_view",
         )
     for _ in range(50):  # a test that leaves and returns at once: let the app read its message
-        if "http.disconnect" in app.received:
+        if "http.disconnect" in received:
             break
         await asyncio.sleep(0.01)
-    if "http.disconnect" not in app.received:
+    if "http.disconnect" not in received:
         fail(
             "Your test never told the app that the client left: send "
             "{'type': 'http.disconnect'} through the ApplicationCommunicator you built on `app`.",
         )
-    deaf = _App(deaf=True)
+    deaf, _ = _app(deaf=True)
     try:
         async with asyncio.timeout(RUN_TIMEOUT):
             await test_disconnect(deaf)

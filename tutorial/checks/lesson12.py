@@ -6,7 +6,9 @@ import os
 import random
 import secrets
 import shutil
+import socket
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -20,29 +22,104 @@ from .learner import call_sync
 SERVERS = ("uvicorn", "daphne", "hypercorn")
 
 
+class _CountingProxy:
+    """A 127.0.0.1 port that forwards to the site's own, counting the requests sent through it.
+
+    Once start_site() has seen the site answer, the learner's handle points here: a request
+    the site served after that, through this port, is the learner's own.
+    """
+
+    def __init__(self, target_url):
+        self.target = int(target_url.rsplit(":", 1)[1])
+        self.requests = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._open = []
+        threading.Thread(target=self._accept, name="lesson12-proxy", daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client):
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target), timeout=10)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        self._open += [client, upstream]
+        back = threading.Thread(target=self._pipe, args=(upstream, client), daemon=True)
+        back.start()
+        self._pipe(client, upstream, count=True)
+        back.join()
+
+    def _pipe(self, source, sink, count=False):
+        try:
+            while data := source.recv(65536):
+                if count and data.split(b" ", 1)[0] in _METHODS:
+                    self.requests += 1
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:  # one side is done: so is the connection (HTTP never half-closes here)
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+
+    def close(self):
+        self._listener.close()
+        for end in self._open:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+
+_METHODS = {b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"}
+
+
 @contextlib.contextmanager
 def _watching_sites():
-    """Every site started meanwhile, each with the Server header it really sent (read at stop)."""
+    """Every site started meanwhile, each with the Server header it really sent (read at stop)
+    and how many requests the learner sent it."""
     started = []
-    original = site_module.Site
+    original, answers = site_module.Site, site_module._answers
 
     class WatchedSite(original):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.header = None
+            self.header, self.proxy, self.own_url, self.learner_requests = None, None, None, 0
             started.append(self)
 
         def stop(self, timeout=5.0):
             if self.running and self.header is None:
+                if self.proxy is not None:
+                    self.learner_requests = self.proxy.requests
                 with contextlib.suppress(httpx.HTTPError):
-                    self.header = httpx.get(self.url + "/health/", timeout=5).headers.get("server")
+                    url = self.own_url or self.url  # the check's own request: not counted
+                    self.header = httpx.get(url + "/health/", timeout=5).headers.get("server")
+            if self.proxy is not None:
+                self.proxy.close()
             super().stop(timeout)
 
-    site_module.Site = WatchedSite  # start_site() builds its handle from this module's name
+    def ready(client, site, health_path):
+        if not answers(client, site, health_path):
+            return False
+        if isinstance(site, WatchedSite) and site.proxy is None:  # start_site() returns now
+            site.own_url, site.proxy = site.url, _CountingProxy(site.url)
+            site.url = site.proxy.url
+        return True
+
+    # start_site() builds its handle, and asks whether it answers, through this module's names.
+    site_module.Site, site_module._answers = WatchedSite, ready
     try:
         yield started
     finally:
-        site_module.Site = original
+        site_module.Site, site_module._answers = original, answers
 
 
 @exercise(
@@ -82,6 +159,11 @@ def server_headers(server_headers):
             fail(
                 f"You never started a site with {server}: the header must come from a response "
                 "of that server, not from what you expect it to say.",
+            )
+        if not any(site.learner_requests for site in sites):
+            fail(
+                f"You started a site with {server} but never sent it a request: the header must "
+                "come from one of its responses, not from what you expect it to say.",
             )
         actual = sites[-1].header
         if result[server] != actual:
@@ -191,6 +273,20 @@ def _settings_module(folder, unsafe, marker):
         *unsafe,
         "",
         f"Path({str(marker)!r}).write_text(str(os.getpid()))  # who imported these settings",
+        "",
+        "# ...and which process ran Django's deployment checks with them (what `check` calls):",
+        "import django.core.checks  # noqa: E402",
+        "",
+        "_run_checks = django.core.checks.run_checks",
+        "",
+        "",
+        "def _noted(*args, include_deployment_checks=False, **kwargs):",
+        "    if include_deployment_checks:",
+        f"        Path({str(marker) + '-deploy'!r}).write_text(str(os.getpid()))",
+        "    return _run_checks(*args, include_deployment_checks=include_deployment_checks, **kwargs)",
+        "",
+        "",
+        "django.core.checks.run_checks = _noted",
     ]
     (folder / f"{name}.py").write_text("\n".join(lines) + "\n")
     return name
@@ -216,6 +312,7 @@ def deploy_issues(deploy_issues):
         settings = _settings_module(folder, unsafe, marker)
         result = call_sync(deploy_issues, settings, str(folder), timeout=60)  # a subprocess
         imported_by = marker.read_text() if marker.exists() else None
+        deploy_checked = Path(f"{marker}-deploy").exists()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if imported_by is None:
@@ -227,6 +324,11 @@ def deploy_issues(deploy_issues):
         fail(
             "The settings were imported in this notebook's process: run manage.py check --deploy "
             "in a process of its own (subprocess), as a deploy pipeline would.",
+        )
+    if not deploy_checked:
+        fail(
+            "Another process imported the settings, but never ran Django's deployment checks "
+            "with them: run `manage.py check --deploy` there and read what it reports.",
         )
     if isinstance(result, str) or not all(isinstance(item, str) for item in result or ()):
         fail("Return the check ids as a set of strings, e.g. {'security.W004'}.", kind="shape")

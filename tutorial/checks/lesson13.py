@@ -25,6 +25,33 @@ def leaky_letter(seed):
     return MYSTERIES[behaviours.index("leaky")]
 
 
+class _CountingCluster:
+    """The site's PostgreSQL cluster as the learner's code gets it: it counts their counts."""
+
+    def __init__(self, postgres):
+        self._postgres, self.counts = postgres, 0
+
+    def count_connections(self, database=None, state=None):
+        self.counts += 1
+        return self._postgres.count_connections(database, state)
+
+    def connections(self, database=None):
+        self.counts += 1
+        return self._postgres.connections(database)
+
+
+class _LearnersSite:
+    """What find_leak gets of a site: its address, database and cluster — not its process or
+    environment, which hold the shuffle's seed."""
+
+    def __init__(self, site):
+        self.url, self.dsn, self.database = site.url, site.dsn, site.database
+        self.postgres = _CountingCluster(site.postgres)
+
+    def __repr__(self):
+        return f"<Site {self.url} postgres>"
+
+
 def _two_seeds_with_different_leaks():
     first = secrets.token_hex(4)
     while True:
@@ -59,9 +86,16 @@ async def find_leak(find_leak, postgres):
     )
     try:
         for seed, site in zip(seeds, sites, strict=True):
-            answer = await call_async(find_leak, site, timeout=20, allow_blocking=True)
+            given = _LearnersSite(site)
+            answer = await call_async(find_leak, given, timeout=20, allow_blocking=True)
             if answer not in MYSTERIES:
-                fail(f"Return one letter of {', '.join(MYSTERIES)}; got {answer!r}.")
+                fail(f"Return one letter of {', '.join(MYSTERIES)}; got {answer!r}.", kind="shape")
+            if given.postgres.counts < 2:
+                fail(
+                    f"find_leak answered {answer!r} after counting the connections "
+                    f"{given.postgres.counts} time(s): count with "
+                    "site.postgres.count_connections(database) before and after each endpoint."
+                )
             if answer != leaky_letter(seed):
                 fail(
                     f"On this site /conn/mystery/{answer}/ does not leak: its connections are "

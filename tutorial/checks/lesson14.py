@@ -6,12 +6,22 @@ WebsocketCommunicator — the same ASGI messages uvicorn would send, without a p
 starts from a fresh layer and rooms named at random, and judges how the answer works: through
 the layer's group (a message sent to the group from outside must arrive, the group must be left
 on disconnect), on the server's own event loop, from scope["user"].
+
+What stands in for a second server process: a channel the check adds to the room's group
+itself, which no consumer of this process knows of — only a group_send reaches it (a list of
+sockets kept by the class, a send to each channel or polling do not) — and every group message
+must survive msgpack, as it must on a real layer (Redis, PostgreSQL) that carries it to another
+process. The check does not start PostgreSQL and a second process: that alone takes ~5 s here.
 """
 
 import asyncio
 import contextlib
+import gc
+import re
 import secrets
+import warnings
 
+import msgpack
 from asgiref.sync import sync_to_async
 
 from ..django_setup import setup_django
@@ -43,6 +53,8 @@ async def _quiet(communicator, within):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while communicator.output_queue.empty():
+        if _watched:  # a forgotten await warned already: say so now, not after every timeout
+            _fail_if_not_awaited(*_watched)
         if communicator.future.done():
             communicator.future.result()  # the learner's exception, with their line in it
             return True  # it ended without a word
@@ -112,9 +124,34 @@ async def _scenario(consumer, body):
         return None
 
     run.__name__ = run.__qualname__ = consumer.__name__
-    verdict = await call_async(run, timeout=15)
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always", RuntimeWarning)
+        _watched[:] = [consumer, warned]
+        try:
+            verdict = await call_async(run, timeout=15)
+        finally:
+            _watched.clear()
+            gc.collect()  # a coroutine that was never awaited warns when it is collected
+            _fail_if_not_awaited(consumer, warned)
     if verdict is not None:
         raise verdict
+
+
+_watched = []  # [consumer, its warnings] while a scenario runs
+
+
+def _fail_if_not_awaited(consumer, warned):
+    """A forgotten `await` in the consumer is the mistake to name, not what it led to (a group
+    never joined, a message never sent): Python warns of each coroutine that never ran."""
+    for warning in warned:
+        found = re.search(r"coroutine '([\w.<>]+)' was never awaited", str(warning.message))
+        if found:
+            method = found[1].rsplit(".", 1)[-1]
+            fail(
+                f"{consumer.__name__} called {method}() without `await`: that only makes a "
+                "coroutine object, which never runs. Put `await` before the call.",
+                kind="missing_await",
+            )
 
 
 # ---------------------------------------------------------------- 1: a room that relays
@@ -149,6 +186,11 @@ async def _relay_scenario(consumer, layer):
                 f"{len(members)} members. In connect(), add self.channel_name to the room's group "
                 "(its name: 'room.' + the URL's room) with channel_layer.group_add."
             )
+        # A member the consumers cannot know of (a socket of another server process): only a
+        # message that goes through the layer's group reaches it.
+        outsider = await layer.new_channel()
+        await layer.group_add(group, outsider)
+        sends = _record_group_sends(layer)
         text = f"hello {secrets.token_hex(2)}"
         await alice.send_json_to({"text": text})
         to_alice, to_bob = await _next_json(alice), await _next_json(bob)
@@ -165,6 +207,7 @@ async def _relay_scenario(consumer, layer):
                  "hears every message, their own too.")  # fmt: skip
         if _text_of(to_alice) != text or _text_of(to_bob) != text:
             fail(f"Each member should get {{'text': {text!r}}}; got {to_bob!r:.120}.")
+        await _through_the_group(layer, outsider, sends, group, text)
         if not (await _quiet(alice, QUIET) and await _quiet(bob, QUIET)):
             fail("A member got the message more than once: relay each message once, through "
                  "the group only.")  # fmt: skip
@@ -187,7 +230,7 @@ async def _relay_scenario(consumer, layer):
         await bob.disconnect()
         bob = None
         left = _members(layer, group)
-        if left is not None and len(left) != 1:
+        if left is not None and len(left) != 2:  # the one who stayed, and the outsider
             fail(
                 "A client left, and the room's group still holds its channel: every later "
                 "message is queued for a socket that is gone. Leave the group in disconnect() "
@@ -198,6 +241,28 @@ async def _relay_scenario(consumer, layer):
             fail("After one client left, the room stopped relaying to the one that stayed.")
     finally:
         await _disconnect_all([c for c in (alice, bob, carol) if c is not None])
+
+
+async def _through_the_group(layer, outsider, sends, group, text):
+    """Fail unless the relayed `text` went through group_send to `group` and reached `outsider`,
+    a member of the group that no consumer in this process knows of."""
+    try:
+        heard = await asyncio.wait_for(layer.receive(outsider), ARRIVES)
+    except TimeoutError:
+        heard = None
+    if not any(name == group for name, _ in sends):
+        fail(
+            "Both sockets got the message, but it never went through group_send to the room's "
+            "group: a list of sockets kept by the class, or a send to each channel, reaches only "
+            "the consumers of this process, never those of another worker. Use group_send."
+        )
+    if not isinstance(heard, dict) or heard.get("type") != "relay.message":
+        fail(
+            f"A member of {group!r} in another process got {heard!r:.80} from your group_send; "
+            "send {'type': 'relay.message', 'text': ...}, so every member's relay_message runs."
+        )
+    if heard.get("text") != text:
+        fail(f"The group message should carry 'text': {text!r}; it was {heard!r:.80}.")
 
 
 @exercise(
@@ -222,12 +287,25 @@ async def relay(RelayConsumer):
 
 
 def _record_group_sends(layer):
-    """Wrap layer.group_send so that each call notes its group and the event loop it ran on."""
+    """Wrap layer.group_send so that each call notes its group and the event loop it ran on.
+
+    It also refuses what only the in-memory layer can carry: a real layer (Redis, PostgreSQL)
+    sends each message to other processes as msgpack, so a consumer object, a model instance or
+    a datetime in it raises there — here too, rather than pass in the notebook and fail in
+    production.
+    """
     calls = []
     original = layer.group_send
 
     async def group_send(group, message):
         calls.append((group, asyncio.get_running_loop()))
+        try:
+            msgpack.packb(message, use_bin_type=True)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise TypeError(
+                f"a real channel layer cannot carry this message to another process ({error}); "
+                "send plain data: str, int, float, bool, None, lists and dicts of them"
+            ) from None
         await original(group, message)
 
     layer.group_send = group_send
@@ -278,23 +356,33 @@ async def notify_room(notify_room):
     members = await _room_members(room, 2)
     try:
         call = sync_to_async(call_sync, thread_sensitive=False)
-        try:
-            async with asyncio.timeout(5):
-                await call(notify_room, room, text)
-        except TimeoutError:
-            fail("notify_room did not return within 5 s: is it waiting for something that "
-                 "never happens?", kind="timeout")  # fmt: skip
-        heard = list(await asyncio.gather(*(_received_text(member) for member in members)))
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always", RuntimeWarning)
+            try:
+                async with asyncio.timeout(5):
+                    await call(notify_room, room, text)
+            except TimeoutError:
+                fail("notify_room did not return within 5 s: is it waiting for something that "
+                     "never happens?", kind="timeout")  # fmt: skip
+            heard = list(await asyncio.gather(*(_received_text(member) for member in members)))
+            again = [not await _quiet(member, QUIET) for member in members]
+            gc.collect()  # a coroutine that was never awaited warns when it is collected
     finally:
         await _disconnect_all(members)
     if not calls:
         if heard[0] == text:
             fail("The text arrived, but not through the layer's group_send: a sync view cannot "
                  "reach sockets in other processes any other way.")  # fmt: skip
+        if any("was never awaited" in str(warning.message) for warning in warned):
+            fail(
+                "group_send never ran: in a plain def, layer.group_send(...) only makes a "
+                "coroutine object, which nothing runs. Wrap it: "
+                "async_to_sync(layer.group_send)(group, message).",
+                kind="missing_await",
+            )
         fail(
-            "group_send never ran: in a plain def, layer.group_send(...) only makes a coroutine "
-            "object, which nothing runs. Wrap it: async_to_sync(layer.group_send)(group, message).",
-            kind="missing_await",
+            "The site's channel layer never saw a group_send: take the layer the site's "
+            "consumers use, get_channel_layer(); a layer you build yourself has no members."
         )
     groups = {group for group, _ in calls}
     if f"room.{room}" not in groups:
@@ -308,6 +396,9 @@ async def notify_room(notify_room):
         )
     if heard != [text, text]:
         fail(f"Both sockets in the room should get {text!r}; they got {heard!r:.100}.")
+    if any(again):
+        fail("A socket in the room got the text more than once: one group_send reaches every "
+             "member, once.")  # fmt: skip
 
 
 # ---------------------------------------------------------------- 3: who is there
@@ -343,6 +434,10 @@ async def _greet_scenario(consumer):
             fail(
                 f"A logged-in user {name!r} should get {{'hello': {name!r}}}; got {greeting!r:.80}."
             )
+        if not await _quiet(member, QUIET):
+            after = await member.receive_output(timeout=ARRIVES)
+            if after["type"] == "websocket.close":
+                fail("The logged-in user was greeted, then closed: close only the anonymous one.")
         if not await _connect(anonymous):
             fail(
                 "The anonymous client was refused at the handshake: it sees HTTP 403 and no close "

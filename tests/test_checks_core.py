@@ -650,3 +650,26 @@ def test_in_a_kernel_xmode_verbose_shows_every_frame(traceback_outputs):
 
 def test_outside_a_kernel_installing_does_nothing():
     assert tracebacks.install() is False
+
+
+def test_a_tls_context_being_built_is_not_blamed_on_the_learner():
+    """httpx.AsyncClient() loads the CA bundle on the loop (~0.1 s, more when the machine is busy):
+    a right answer that makes its own client must not be called a blocked loop for that."""
+    import os
+    import sys
+
+    from tutorial.checks import learner
+
+    ssl_like = {}
+    source = "def build(probe):\n    return probe()\n"
+    exec(compile(source, os.path.join(os.path.dirname(os.__file__), "ssl.py"), "exec"), ssl_like)
+
+    def learner_makes_a_client():
+        return ssl_like["build"](lambda: learner._learner_line(sys._getframe(1)))
+
+    def learner_sleeps():
+        return learner._learner_line(sys._getframe())
+
+    assert learner_makes_a_client() == ""
+    assert "learner_sleeps" not in learner_sleeps()  # a line, not a function name
+    assert learner_sleeps().startswith("line ")

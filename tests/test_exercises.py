@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import nbformat
@@ -526,9 +527,19 @@ def test_every_registered_exercise_has_a_hint_and_a_check_cell():
     in_notebooks = set().union(*(checked_in(p) for p in SOLUTIONS))
     registry = tutorial.checks.REGISTRY
     without_hint = sorted(i for i, e in registry.items() if not e.hint.strip())
+    one_step = sorted(i for i, e in registry.items() if len(e.hints) < 2)
     unchecked = sorted(set(registry) - in_notebooks)
     assert not without_hint, f"exercises without a hint: {without_hint}"
+    assert not one_step, f"exercises with fewer than two hint steps: {one_step}"
     assert not unchecked, f"registered, but called in no solutions/ check cell: {unchecked}"
+
+
+def test_every_lesson_has_three_checked_exercises_and_lesson_00_two():
+    assert lesson_check_modules()
+    counts = Counter(e.lesson for e in tutorial.checks.REGISTRY.values())
+    lessons = {nbs.lesson_number(p.name) for p in SOLUTIONS}
+    short = {n: counts[n] for n in sorted(lessons) if counts[n] < (2 if n == "00" else 3)}
+    assert not short, f"lessons with too few checked exercises: {short}"
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)

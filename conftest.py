@@ -60,23 +60,28 @@ def costliest_first(nodeids, costs):
     return sorted(nodeids, key=cost)  # stable: the order inside a file stays
 
 
+def recorded_costs():
+    try:
+        return json.loads(COSTS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which the sort keeps
+def pytest_collection_modifyitems(config, items):
+    """In each xdist worker, before it reports its collection: the controller hands out work
+    by index into this list, so the order must be made here, the same in every worker."""
+    if hasattr(config, "workerinput") and config.getoption("dist", None) == "loadfile":
+        order = {item.nodeid: index for index, item in enumerate(items)}
+        ranked = costliest_first([item.nodeid for item in items], recorded_costs())
+        rank = {nodeid: index for index, nodeid in enumerate(ranked)}
+        items.sort(key=lambda item: rank.get(item.nodeid, order[item.nodeid]))
+
+
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown without it (-p no:xdist)
 def pytest_xdist_make_scheduler(config, log):
-    if config.getoption("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    try:
-        costs = json.loads(COSTS.read_text())
-    except (OSError, ValueError):
-        costs = {}
     config.option.loadscopereorder = False  # xdist's own order (by item count) would undo ours
-
-    class CostliestFirst(LoadFileScheduling):
-        def add_node_collection(self, node, collection):
-            super().add_node_collection(node, costliest_first(collection, costs))
-
-    return CostliestFirst(config, log)
+    return None  # xdist's scheduler, on the workers' (ordered) collection
 
 
 def pytest_runtest_logreport(report):

@@ -71,7 +71,7 @@ def recorded_costs():
 def pytest_collection_modifyitems(config, items):
     """In each xdist worker, before it reports its collection: the controller hands out work
     by index into this list, so the order must be made here, the same in every worker."""
-    if hasattr(config, "workerinput") and config.getoption("dist", None) == "loadfile":
+    if hasattr(config, "workerinput"):  # (a worker's own `dist` option reads "no")
         order = {item.nodeid: index for index, item in enumerate(items)}
         ranked = costliest_first([item.nodeid for item in items], recorded_costs())
         rank = {nodeid: index for index, nodeid in enumerate(ranked)}

@@ -60,7 +60,6 @@ def costliest_first(nodeids, costs):
     return sorted(nodeids, key=cost)  # stable: the order inside a file stays
 
 
-@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown without it (-p no:xdist)
 def pytest_xdist_make_scheduler(config, log):
     if config.getoption("dist") != "loadfile":
         return None

@@ -27,62 +27,9 @@ from tutorial.services import OWNER_FILE, RUN_ID_VAR
 RAISES = re.compile(r"^# raises: (\w+)", re.M)
 
 
-# Seconds each test file took in a recorded run (TUTORIAL_RECORD_COSTS=path writes a new table).
-COSTS = Path(__file__).parent / "tests" / "suite_costs.json"
-COSTS_VAR = "TUTORIAL_RECORD_COSTS"
-UNKNOWN_SECONDS_PER_ITEM = 2.0  # a file the table does not know yet: start it early, not last
-FILE_SECONDS = {}
-
-
 def pytest_configure(config):
     if not hasattr(config, "workerinput"):  # the main process, before xdist starts workers
         os.environ.setdefault(RUN_ID_VAR, uuid.uuid4().hex)
-        FILE_SECONDS.clear()  # filled from every worker's reports, here in the main process
-
-
-def file_of(nodeid):
-    """The file a test belongs to: the unit `--dist loadfile` hands to one worker."""
-    return nodeid.split("::", 1)[0]
-
-
-def costliest_first(nodeids, costs):
-    """The collection with whole files ordered by recorded cost, longest first (each file's own
-    order kept): with the longest notebooks and browser tests started first, no worker is left
-    with one at the end while the other idles."""
-    counts = {}
-    for nodeid in nodeids:
-        counts[file_of(nodeid)] = counts.get(file_of(nodeid), 0) + 1
-
-    def cost(nodeid):
-        file = file_of(nodeid)
-        return -costs.get(file, counts[file] * UNKNOWN_SECONDS_PER_ITEM)
-
-    return sorted(nodeids, key=cost)  # stable: the order inside a file stays
-
-
-def pytest_xdist_make_scheduler(config, log):
-    if config.getoption("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    try:
-        costs = json.loads(COSTS.read_text())
-    except (OSError, ValueError):
-        costs = {}
-    config.option.loadscopereorder = False  # xdist's own order (by item count) would undo ours
-
-    class CostliestFirst(LoadFileScheduling):
-        def add_node_collection(self, node, collection):
-            super().add_node_collection(node, costliest_first(collection, costs))
-
-    return CostliestFirst(config, log)
-
-
-def pytest_runtest_logreport(report):
-    if type(report).__name__ != "TestReport":  # a subtest's report: its time is in its test's
-        return
-    file = file_of(report.nodeid)
-    FILE_SECONDS[file] = FILE_SECONDS.get(file, 0.0) + report.duration  # setup, call, teardown
 
 
 def service_folders(run_id):
@@ -124,10 +71,6 @@ def describe(process):
 def pytest_sessionfinish(session, exitstatus):
     if hasattr(session.config, "workerinput"):
         return
-    if os.environ.get(COSTS_VAR):  # make a new cost table from this run
-        seconds = sorted(FILE_SECONDS.items(), key=lambda item: -item[1])
-        table = {file: round(total, 1) for file, total in seconds}
-        Path(os.environ[COSTS_VAR]).write_text(json.dumps(table, indent=1) + "\n")
     run_id = os.environ.get(RUN_ID_VAR)
     deadline = time.monotonic() + 10
     left = leftover_processes(run_id)

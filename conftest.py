@@ -27,68 +27,9 @@ from tutorial.services import OWNER_FILE, RUN_ID_VAR
 RAISES = re.compile(r"^# raises: (\w+)", re.M)
 
 
-# Seconds each test file took in a recorded run (TUTORIAL_RECORD_COSTS=path writes a new table).
-COSTS = Path(__file__).parent / "tests" / "suite_costs.json"
-COSTS_VAR = "TUTORIAL_RECORD_COSTS"
-UNKNOWN_SECONDS_PER_ITEM = 2.0  # a file the table does not know yet: start it early, not last
-FILE_SECONDS = {}
-
-
 def pytest_configure(config):
     if not hasattr(config, "workerinput"):  # the main process, before xdist starts workers
         os.environ.setdefault(RUN_ID_VAR, uuid.uuid4().hex)
-        FILE_SECONDS.clear()  # filled from every worker's reports, here in the main process
-
-
-def file_of(nodeid):
-    """The file a test belongs to: the unit `--dist loadfile` hands to one worker."""
-    return nodeid.split("::", 1)[0]
-
-
-def costliest_first(nodeids, costs):
-    """The collection with whole files ordered by recorded cost, longest first (each file's own
-    order kept): with the longest notebooks and browser tests started first, no worker is left
-    with one at the end while the other idles."""
-    counts = {}
-    for nodeid in nodeids:
-        counts[file_of(nodeid)] = counts.get(file_of(nodeid), 0) + 1
-
-    def cost(nodeid):
-        file = file_of(nodeid)
-        return -costs.get(file, counts[file] * UNKNOWN_SECONDS_PER_ITEM)
-
-    return sorted(nodeids, key=cost)  # stable: the order inside a file stays
-
-
-def recorded_costs():
-    try:
-        return json.loads(COSTS.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which the sort keeps
-def pytest_collection_modifyitems(config, items):
-    """In each xdist worker, before it reports its collection: the controller hands out work
-    by index into this list, so the order must be made here, the same in every worker."""
-    if hasattr(config, "workerinput"):  # (a worker's own `dist` option reads "no")
-        order = {item.nodeid: index for index, item in enumerate(items)}
-        ranked = costliest_first([item.nodeid for item in items], recorded_costs())
-        rank = {nodeid: index for index, nodeid in enumerate(ranked)}
-        items.sort(key=lambda item: rank.get(item.nodeid, order[item.nodeid]))
-
-
-@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown without it (-p no:xdist)
-def pytest_xdist_make_scheduler(config, log):
-    config.option.loadscopereorder = False  # xdist's own order (by item count) would undo ours
-    return None  # xdist's scheduler, on the workers' (ordered) collection
-
-
-def pytest_runtest_logreport(report):
-    if type(report).__name__ != "TestReport":  # a subtest's report: its time is in its test's
-        return
-    file = file_of(report.nodeid)
-    FILE_SECONDS[file] = FILE_SECONDS.get(file, 0.0) + report.duration  # setup, call, teardown
 
 
 def service_folders(run_id):
@@ -130,10 +71,6 @@ def describe(process):
 def pytest_sessionfinish(session, exitstatus):
     if hasattr(session.config, "workerinput"):
         return
-    if os.environ.get(COSTS_VAR):  # make a new cost table from this run
-        seconds = sorted(FILE_SECONDS.items(), key=lambda item: -item[1])
-        table = {file: round(total, 1) for file, total in seconds}
-        Path(os.environ[COSTS_VAR]).write_text(json.dumps(table, indent=1) + "\n")
     run_id = os.environ.get(RUN_ID_VAR)
     deadline = time.monotonic() + 10
     left = leftover_processes(run_id)

@@ -123,8 +123,9 @@ def test_the_root_page_lists_every_endpoint(page):
         page.goto(site.url + "/")
         rows = page.locator("tbody tr")
         assert rows.count() >= 10
-        # /async/blocking/, /auth/signup-on-loop/, /auth/whoami-request-user/ are marked as such
-        assert page.locator("td", has_text="THE MISTAKE").count() == 3
+        # /async/blocking/, /auth/signup-on-loop/, /auth/whoami-request-user/ and lesson 02's
+        # /culprits/<name>/ are marked as such
+        assert page.locator("td", has_text="THE MISTAKE").count() == 4
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=SCREENSHOTS / "site-root.png", full_page=True)
 

@@ -44,7 +44,7 @@ myst_heading_anchors = 3  # README.md#lessons, the lessons' Contents link
 suppress_warnings = ["myst.header", "misc.highlighting_failure"]
 # Links between lessons use JupyterLab's heading anchors ("#The-pool"), which the learner's Lab
 # follows; MyST slugs headings otherwise, so such a link reaches the page but not the heading.
-# A missing page is still an error: the other warnings are not suppressed.
+# This also silences a link to a page the book leaves out: include_patterns above lists them.
 suppress_warnings += ["myst.xref_missing"]
 
 html_theme = "sphinx_book_theme"

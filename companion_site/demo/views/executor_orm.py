@@ -1,4 +1,4 @@
-"""The seed post's advice, live: an async view that sends ORM work to loop.run_in_executor (lesson 03)."""
+"""A widely copied introduction's advice, live: an async view that sends ORM work to loop.run_in_executor (lesson 03)."""
 
 import asyncio
 import functools
@@ -29,7 +29,7 @@ def _count_items(delay):
 
 @json_api("GET")
 async def executor_orm(request):
-    """THE SEED'S ADVICE: ORM work in loop.run_in_executor — another thread, a connection never closed."""
+    """ADVICE FROM A WIDELY COPIED POST: ORM work in loop.run_in_executor — another thread, a connection never closed."""
     started = time.time()
     delay = params.delay(request, default=0.0)
     loop = asyncio.get_running_loop()

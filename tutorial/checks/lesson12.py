@@ -220,16 +220,16 @@ def pick_workers(pick_workers):
             fail(f"Return a number of workers (an int), got {type(got).__name__}.", kind="shape")
         if got == expected:
             continue
-        if got in formulas:  # named first: a formula ignores the runs, memory included
-            fail(
-                f"You answered {got}, a formula of this machine's cores; these measurements "
-                "(another machine's) level off elsewhere. Read the runs.",
-            )
         chosen = next((run for run in runs if run["workers"] == got), None)
         if chosen and chosen["workers"] * chosen["mb_per_worker"] > memory_mb:
             fail(
                 f"{got} workers need {got * chosen['mb_per_worker']:.0f} MB, more than the "
                 f"{memory_mb:.0f} MB there are: only runs that fit count.",
+            )
+        if got in formulas:
+            fail(
+                f"You answered {got}, a formula of this machine's cores; these measurements "
+                "(another machine's) level off elsewhere. Read the runs.",
             )
         fail(
             f"For {memory_mb:.0f} MB you answered {got} workers; the runs say otherwise. Fewer "

@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -274,14 +273,17 @@ def test_progress_reports_each_lesson_its_exercises_and_the_next_one(root, capsy
 def test_ctrl_c_stops_progress_with_what_ran_so_far_and_no_traceback(root, tmp_path):
     exercises.generate(root)
     hung = nbs.read(root / "solutions" / "99_double.ipynb")
-    hung.cells.insert(2, code("import time\nprint('running', flush=True)\ntime.sleep(600)"))
+    marker = tmp_path / "sleeping"  # written by the second notebook's kernel, just before it sleeps
+    hung.cells.insert(
+        2, code(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(600)")
+    )
     nbs.write(hung, root / "exercises" / nbs.exercise_name("99_zz_sleeps"))
     command = [sys.executable, "-m", "tutorial", "--root", str(root), "progress", "--limit", "60"]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as ran:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and ran.poll() is None and not _sleeping():
+        while time.monotonic() < deadline and ran.poll() is None and not marker.exists():
             time.sleep(0.2)
         ran.send_signal(2)  # Ctrl-C
         out, err = ran.communicate(timeout=60)
@@ -298,28 +300,6 @@ def test_ctrl_c_stops_progress_with_what_ran_so_far_and_no_traceback(root, tmp_p
             if "ipykernel_launcher" in cmdline and process.cwd() == str(root / "exercises"):
                 kernels.append(process)
     assert not kernels, "a kernel outlived Ctrl-C"
-
-
-def _sleeping():
-    """True once this test's progress run has a kernel sleeping in `time.sleep(600)`."""
-    import psutil
-
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if any(t.id != child.pid for t in child.threads()) and _in_sleep_cell(child):
-                return True
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return False
-
-
-def _in_sleep_cell(process):
-    """The kernel's main thread waits in time.sleep (Linux: /proc's wchan names a *sleep call)."""
-    cmdline = " ".join(process.cmdline())
-    if "ipykernel_launcher" not in cmdline:
-        return False
-    wchan = Path(f"/proc/{process.pid}/wchan")
-    return wchan.exists() and "sleep" in wchan.read_text()
 
 
 def fake_execute(failures, real=nbs.execute):

@@ -61,6 +61,22 @@ def test_the_made_up_runs_change_from_call_to_call():
     ]
 
 
+def test_no_made_up_run_lets_two_wrong_ratios_look_alike():
+    # Each wrong ratio gets its own hint, so no draw may make two of them (or one and the right
+    # one) equal: an upside-down ideal equals the percentage when C / delay is 10.
+    for _ in range(200):
+        for result, delay in checks._made_up_runs():
+            throughput, right = checks._right(result, delay)
+            ratios = [
+                right,
+                right * 100,
+                throughput / (delay / result.concurrency),
+                throughput / (result.concurrency * delay),
+            ]
+            for i, a in enumerate(ratios):
+                assert not any(checks._close(a, b) for b in ratios[i + 1 :]), (result, delay)
+
+
 def test_untouched_throughput_fails_with_not_started(site):
     def untouched(result, delay):
         raise NotImplementedError

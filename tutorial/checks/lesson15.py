@@ -56,7 +56,8 @@ def _made_up_runs():
         concurrency = _random.choice([3, 4, 6, 7])
         result = _WatchedResult(f"http://127.0.0.1/{len(runs)}/", concurrency, _records(outcomes),
                                 elapsed=round(_random.uniform(0.7, 3.3), 2))  # fmt: skip
-        runs.append((result, _random.choice([0.15, 0.2, 0.3, 0.5])))
+        # never C / delay == 10: an upside-down ideal would then equal the percentage answer
+        runs.append((result, _random.choice([0.15, 0.2, 0.25, 0.5])))
     return runs
 
 

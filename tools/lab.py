@@ -8,6 +8,7 @@ lesson 00 with the token: the one thing a learner on WSL, SSH or in a container 
 import argparse
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -98,6 +99,12 @@ def main(argv=None):
             print(lesson_url(args.port, token), flush=True)
             return process.wait()
         except KeyboardInterrupt:
+            # A terminal's Ctrl-C reaches Jupyter too; a `kill -INT` of this process alone does
+            # not: then pass it on, or Jupyter runs on until the 15 s below are up.
+            try:
+                process.wait(2)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGINT)
             try:
                 process.wait(15)
             except subprocess.TimeoutExpired:

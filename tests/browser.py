@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -65,7 +66,13 @@ class MakeLab:
     def __init__(self, root, tmp_path):
         self.root = root
         port = free_port()
-        env = {**os.environ, "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+        # Workspaces and runtime files (jpserver-*.json: Ctrl-C leaves them) in tmp_path, not
+        # in the home folder.
+        env = {
+            **os.environ,
+            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        }
         command = [sys.executable, str(ROOT / "tools" / "lab.py"), "--no-browser"]
         command += ["--port", str(port), "--log", str(tmp_path / "lab.log"), "--root", str(root)]
         # A session of its own, so that stop() can press Ctrl-C the way a terminal does: SIGINT
@@ -97,10 +104,18 @@ class MakeLab:
                 return session["kernel"]["execution_state"]
         return None
 
+    def shut_down_kernels(self):
+        """Through the API, all at once: Jupyter then removes their connection files, which a
+        Ctrl-C leaves behind (without a terminal, Jupyter takes SIGINT as KeyboardInterrupt and
+        exits without its clean-up); the companion sites they started stop with them."""
+        sessions = self.api("GET", "sessions")
+        with ThreadPoolExecutor(max(1, len(sessions))) as pool:
+            list(pool.map(lambda s: self.api("DELETE", f"sessions/{s['id']}"), sessions))
+
     def stop(self):
-        """Ctrl-C, as a learner stops make lab: Jupyter shuts its kernels down (all at once),
-        and the companion sites they started stop with them."""
+        """The kernels, then Ctrl-C as a learner stops make lab."""
         if self.process.poll() is None:
+            self.shut_down_kernels()
             os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.process.wait(20)

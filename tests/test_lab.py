@@ -124,26 +124,27 @@ def page(lab, browser):
     page.close()
 
 
-def in_front(page, name):
+def in_front(page, lab, name):
     """Wait until `name` is the notebook in front and its kernel is idle, in the server and in
     the page (which then has the kernel's metadata: Lab writes it into the notebook on connect)."""
     page.locator(".lm-TabBar-tab.lm-mod-current", has_text=name).wait_for(timeout=30_000)
     page.locator(f"{SHOWN} .jp-Cell").first.wait_for(timeout=60_000)
-    page.locator(f"{SHOWN} .jp-KernelName", has_text="Python 3 (ipykernel)").wait_for(
-        timeout=60_000
-    )
+    wait_until(lambda: lab.kernel_state(name) == "idle", 60, f"no idle kernel for {name}")
+    # "No Kernel | Initializing" until the page has connected to it
+    status = page.locator(".jp-StatusBar-TextItem", has_text="Python 3 (ipykernel) | Idle")
+    status.wait_for(timeout=60_000)
     page.locator(f"{SHOWN} .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
         timeout=60_000
     )
 
 
-def open_from_the_file_browser(page, path):
+def open_from_the_file_browser(page, lab, path):
     """Double-click through the folders from the top, as a learner does (no page reload)."""
     page.locator(".jp-BreadCrumbs-home").click()
     for name in path.split("/"):
         item = page.locator(".jp-DirListing-item", has=page.get_by_text(name, exact=True))
         item.dblclick()
-    in_front(page, path.rsplit("/", 1)[-1])
+    in_front(page, lab, path.rsplit("/", 1)[-1])
 
 
 def changed(page, name):
@@ -161,7 +162,7 @@ def menu(page, top, item):
 def test_make_labs_last_line_opens_lesson_00_with_no_pop_up_and_the_folders_in_view(lab, page):
     assert lab.printed and lab.printed[-1].startswith("http://127.0.0.1:"), lab.printed
     assert len(lab.printed) <= 3, lab.printed  # Jupyter's own start-up lines went to its log
-    in_front(page, "00_start_here.ipynb")
+    in_front(page, lab, "00_start_here.ipynb")
     folders = page.locator(".jp-DirListing-item[title*='exercises']")
     folders.first.wait_for(timeout=10_000)  # the file browser moves to the top first
     listed = page.locator(".jp-DirListing-itemText").all_inner_texts()
@@ -175,7 +176,7 @@ def test_make_labs_last_line_opens_lesson_00_with_no_pop_up_and_the_folders_in_v
 def test_opening_a_lesson_and_closing_it_changes_nothing(lab, page):
     lesson = lab.root / "notebooks" / "05_async_views.ipynb"
     before = lesson.read_bytes()
-    open_from_the_file_browser(page, "notebooks/05_async_views.ipynb")
+    open_from_the_file_browser(page, lab, "notebooks/05_async_views.ipynb")
     assert not changed(page, "05_async_views.ipynb"), "opening a lesson marked it changed"
     assert page.locator(".Toastify__toast").count() == 0, "a pop-up greets the learner"
     menu(page, "File", "Close Tab")
@@ -197,7 +198,7 @@ def test_lesson_00_runs_in_jupyterlab_and_its_live_page_link_opens_through_jupyt
 ):
     notebook = "00_start_here.ipynb"
     page.locator(".lm-TabBar-tab", has_text=notebook).click()  # make lab opened it
-    in_front(page, notebook)
+    in_front(page, lab, notebook)
     # Run up to the links, as a learner reading along would: the last cell stops the site.
     links_read = page.locator(f"{SHOWN} .jp-Cell", has_text="Your first request, the familiar way")
     links_read.first.click()
@@ -281,7 +282,7 @@ def assert_no_unexpected_errors(page, notebook):
 def test_run_all_of_an_exercise_stops_an_endless_loop_and_says_what_to_run_again(lab, page):
     """The check stops the answer that loops forever and says so; a stopped site and a
     forgotten set-up each say what to run again, in a few lines."""
-    open_from_the_file_browser(page, LEARNER_NOTEBOOK)
+    open_from_the_file_browser(page, lab, LEARNER_NOTEBOOK)
     menu(page, "Run", "Run All Cells")
     outputs = page.locator(f"{SHOWN} .jp-CodeCell .jp-OutputArea")
     wait_until(

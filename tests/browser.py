@@ -115,8 +115,11 @@ class MakeLab:
     def stop(self):
         """The kernels, then Ctrl-C as a learner stops make lab."""
         if self.process.poll() is None:
-            self.shut_down_kernels()
-            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                if self.url.startswith("http"):
+                    self.shut_down_kernels()
+            finally:
+                os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.process.wait(20)
         except subprocess.TimeoutExpired:

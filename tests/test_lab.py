@@ -5,8 +5,8 @@ learner does: open the URL make lab printed (lesson 00, no pop-up, the folders i
 lesson 05 from the file browser and close it (nothing changed, no save prompt), run lesson 00
 (no unexpected error, its live-page link opens through Jupyter's proxy, the WebSocket room too),
 then Run All of an exercise whose answer loops forever (stopped, with a short hint; so are a
-stopped site and a forgotten set-up). Each test opens what it needs from the file browser, so any
-one of them also runs alone.
+stopped site and a forgotten set-up). Each test brings its notebook to the front itself (lesson
+00's tab, or the file browser), so any one of them also runs alone.
 """
 
 import json

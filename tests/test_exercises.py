@@ -1,9 +1,10 @@
 """Exercises: generated from solutions/, failing untouched with the learner's hint, and progress.
 
 The unit tests build tiny notebooks in a temp dir; the rest run over the real solutions/ and
-exercises/, one test per notebook so pytest-xdist spreads the kernels.
+exercises/, one test per notebook, whose untouched exercises run in two kernels, not sixteen.
 """
 
+import concurrent.futures
 import contextlib
 import importlib
 import pkgutil
@@ -527,14 +528,32 @@ def test_every_lesson_has_three_checked_exercises_and_lesson_00_two():
 # Every lesson's untouched exercise, run as `make exercises` writes it (in memory), as a learner
 # who changed nothing. Not sixteen kernels: one kernel runs each lesson's cells in turn, after a
 # cell that empties the namespace (no lesson sees another's names), so a kernel start (~0.4 s
-# CPU) and importing Django and the checks are paid once. The same set-up cells run in fresh
-# kernels in the solutions under nbval. A lesson that points the kernel's Django at another
-# database gets a kernel of its own: settings are configured once per process.
+# CPU) and importing Django and the checks are paid once; and the lessons' `start_site()` get
+# one companion site (a start is ~0.45 s CPU), which their `site.stop()` leaves running for the
+# next. An untouched check fails before it measures the site. The set-up cells start and stop
+# sites of their own, in fresh kernels, in the solutions under nbval. A lesson that points the
+# kernel's Django at another database gets a kernel of its own: settings are configured once per
+# process.
 OWN_KERNEL = ("COMPANION_DB_URL",)
 EMPTY_NAMESPACE = (
     "%reset -f\n"
     "assert not get_ipython().run_line_magic('who_ls', ''), 'the last lesson left names behind'"
 )
+SHARE_A_SITE = """import tutorial.site
+
+
+def one_site(start_site):
+    site = start_site()
+    site.stop = lambda timeout=5.0: None  # a lesson's last cell
+    return lambda *args, **kwargs: site if not (args or kwargs) else start_site(*args, **kwargs)
+
+
+tutorial.site.start_site = one_site(tutorial.site.start_site)"""
+STOP_THE_SITE = """import tutorial.site
+
+site = tutorial.site.start_site()
+del site.stop
+site.stop()"""
 
 
 def kernel_groups(paths):
@@ -545,26 +564,35 @@ def kernel_groups(paths):
 
 def run_untouched(paths, cwd):
     """{solution name: the executed cells of its untouched exercise}, all in one kernel."""
-    combined, spans = notebook(), {}
+    shared = len(paths) > 1
+    combined, spans = notebook(*([code(SHARE_A_SITE)] if shared else [])), {}
     for path in paths:
         combined.cells.append(code(EMPTY_NAMESPACE))
         start = len(combined.cells)
         combined.cells += exercises.make_exercise(nbs.read(path), path).cells
         spans[path.name] = (start, len(combined.cells))
+    if shared:
+        combined.cells.append(code(STOP_THE_SITE))
     executed = nbs.execute(combined, cwd=cwd, timeout=60).cells
-    for name, (start, _) in spans.items():
-        emptied = nbs.error_of(executed[start - 1])
-        assert emptied is None, f"before {name}: {emptied.ename}: {emptied.evalue}"
+    ours = [(0, "sharing a site")] if shared else []
+    ours += [(start - 1, f"before {name}") for name, (start, _) in spans.items()]
+    ours += [(len(executed) - 1, "stopping the site")] if shared else []
+    for index, what in ours:
+        error = nbs.error_of(executed[index])
+        assert error is None, f"{what}: {error.ename}: {error.evalue}"
     return {name: executed[start:end] for name, (start, end) in spans.items()}
 
 
 @pytest.fixture(scope="module")
 def untouched_runs():
+    """The kernels side by side: an untouched check fails before it times anything."""
     cwd = nbs.ROOT / "exercises"
     cwd = cwd if cwd.is_dir() else SOLUTIONS[0].parent
+    groups = kernel_groups(SOLUTIONS)
     runs = {}
-    for group in kernel_groups(SOLUTIONS):
-        runs |= run_untouched(group, cwd)
+    with concurrent.futures.ThreadPoolExecutor(len(groups)) as pool:
+        for run in pool.map(run_untouched, groups, [cwd] * len(groups)):
+            runs |= run
     return runs
 
 

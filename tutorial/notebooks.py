@@ -6,9 +6,16 @@ so the JSON is always nbformat's and a file is only touched when its text change
 
 import copy
 import re
+import sys
 from pathlib import Path
 
-import nbformat
+# nbformat imports jsonschema, whose optional "iri" format check imports rfc3987_syntax, which
+# builds an Earley parser as it is imported: ~1.4 s CPU in each process that reads a notebook
+# (every `python -m tutorial progress`). No notebook schema checks a format: it stays out. (A
+# process that imported it already, pytest through nbval, keeps it.)
+sys.modules.setdefault("rfc3987_syntax", None)
+
+import nbformat  # noqa: E402 (after the line above)
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("notebooks", "solutions", "exercises")

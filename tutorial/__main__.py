@@ -11,11 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-# Before nbformat: jsonschema would import rfc3987_syntax, ~1 s of parser building at each
-# `make progress`, for an IRI format check notebooks never use (tests/quick_imports.py).
-sys.modules.setdefault("rfc3987_syntax", None)
-
-from . import notebooks as nbs  # noqa: E402
+from . import notebooks as nbs
 
 
 def _listed(paths, root):

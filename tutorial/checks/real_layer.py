@@ -111,8 +111,7 @@ async def _close(layer):
 
     if layer.listener is not None:
         layer.listener.cancel()
-        with contextlib.suppress(BaseException):
-            await layer.listener
+        await asyncio.wait([layer.listener])  # its CancelledError stays in the task
     # group_discard leaves a task that sleeps 10-20 minutes, then deletes expired messages
     # through the pool: housekeeping of a database that goes with the cluster anyway.
     tidying = [

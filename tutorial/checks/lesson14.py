@@ -343,9 +343,8 @@ def _site_members(site, room):
     """How many channels the site's layer holds in the room's group (the site's own count)."""
     import httpx
 
-    return httpx.get(f"{site.url}/room/{room}/members/", timeout=real_layer.ARRIVES).json()[
-        "members"
-    ]
+    response = httpx.get(f"{site.url}/room/{room}/members/", timeout=real_layer.ARRIVES)
+    return response.json()["members"]
 
 
 async def _companion_on_postgres():

@@ -264,6 +264,27 @@ def test_shortcut_a_memorised_line_without_the_watchdog_is_rejected(site, monkey
     assert len(error.hint.splitlines()) <= 5
 
 
+def test_shortcut_a_memorised_line_with_the_report_unread_is_rejected(site, monkeypatch):
+    # The watchdog is armed and sees the stall — but the answer comes from memory, not from it.
+    monkeypatch.setattr(checks, "CULPRITS", ("thumbnail",))
+    learned = {}
+
+    async def learn(client, path):
+        learned[path] = await first_frame_of_the_site(client, path)
+        return learned[path]
+
+    find(learn, site)
+
+    async def from_memory(client, path):
+        await client.post("/watchdog/start/", params={"seconds": 5})
+        await client.get(path)
+        return learned[path]
+
+    error = find_failure(from_memory, site)
+    assert error.kind == "wrong_method" and "never read GET /watchdog/report/" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
 def test_a_library_frame_is_named(site, monkeypatch):
     monkeypatch.setattr(checks, "CULPRITS", ("convert",))
 

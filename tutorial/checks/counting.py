@@ -10,9 +10,11 @@ class CountingTransport(httpx.AsyncBaseTransport):
     def __init__(self):
         self._inner = httpx.AsyncHTTPTransport()
         self.sent = self.in_flight = self.most_in_flight = 0
+        self.requests = []  # (method, path) of each, in the order they were sent
 
     async def handle_async_request(self, request):
         self.sent += 1
+        self.requests.append((request.method, request.url.path))
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:

@@ -149,6 +149,14 @@ def _parse_place(result):
     return where.strip(), int(line)
 
 
+def _read_the_report_after(requests, path):
+    """Whether the answer's own requests GET /watchdog/report/ after they GET `path`."""
+    sent = [request for request in requests if request[0] == "GET"]
+    if ("GET", path) not in sent:
+        return False
+    return ("GET", "/watchdog/report/") in sent[sent.index(("GET", path)) :]
+
+
 async def _quiet_watchdog(client):
     """Start a watchdog that ends at once: it replaces one left running by an earlier try, so
     only a watchdog that the answer itself starts can see the stall."""
@@ -201,6 +209,12 @@ async def _find_one(find_blocking_line, site, path):
             f"The server's watchdog saw no stall while your answer ran (it sent "
             f"{transport.sent} requests): start it with POST /watchdog/start/ before you request "
             "the path, through the client you were given, and read /watchdog/report/ after.",
+            kind="wrong_method",
+        )
+    if not _read_the_report_after(transport.requests, path):
+        fail(
+            f"The watchdog saw the stall, but your answer never read GET /watchdog/report/ "
+            f"after requesting {path}: the line must come from what the watchdog saw.",
             kind="wrong_method",
         )
     stack = stalls[0]["stack"]

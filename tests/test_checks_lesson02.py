@@ -244,8 +244,8 @@ def test_find_exception_is_named(site):
     assert error.kind == "exception" and "KeyError" in error.hint
 
 
-def test_shortcut_a_memorised_line_without_the_watchdog_is_rejected(site, monkeypatch):
-    # Learn the right answer once, then answer from memory: right value, no watching.
+def learned_lines(site, monkeypatch):
+    """Run the right answer once on the thumbnail culprit: {path: its line}, to answer from."""
     monkeypatch.setattr(checks, "CULPRITS", ("thumbnail",))
     learned = {}
 
@@ -254,6 +254,12 @@ def test_shortcut_a_memorised_line_without_the_watchdog_is_rejected(site, monkey
         return learned[path]
 
     find(learn, site)
+    return learned
+
+
+def test_shortcut_a_memorised_line_without_the_watchdog_is_rejected(site, monkeypatch):
+    # Learn the right answer once, then answer from memory: right value, no watching.
+    learned = learned_lines(site, monkeypatch)
 
     async def from_memory(client, path):
         await client.get(path)  # even the request is made: only the watching is skipped
@@ -266,14 +272,7 @@ def test_shortcut_a_memorised_line_without_the_watchdog_is_rejected(site, monkey
 
 def test_shortcut_a_memorised_line_with_the_report_unread_is_rejected(site, monkeypatch):
     # The watchdog is armed and sees the stall — but the answer comes from memory, not from it.
-    monkeypatch.setattr(checks, "CULPRITS", ("thumbnail",))
-    learned = {}
-
-    async def learn(client, path):
-        learned[path] = await first_frame_of_the_site(client, path)
-        return learned[path]
-
-    find(learn, site)
+    learned = learned_lines(site, monkeypatch)
 
     async def from_memory(client, path):
         await client.post("/watchdog/start/", params={"seconds": 5})

@@ -119,6 +119,11 @@ def ready_made(result, delay):  # the shortcut: LoadResult already has the figur
     return result.throughput, result.throughput / (result.concurrency / delay)
 
 
+def all_but_the_ready_made_errors(result, delay):  # the shortcut: LoadResult counts errors too
+    throughput = (len(result.records) - result.errors) / result.elapsed
+    return throughput, throughput / (result.concurrency / delay)
+
+
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
@@ -129,6 +134,7 @@ def ready_made(result, delay):  # the shortcut: LoadResult already has the figur
         (from_latencies, "throughput should be"),
         (a_dict, "Return a tuple"),
         (ready_made, "ready-made"),
+        (all_but_the_ready_made_errors, "ready-made"),
     ],
 )
 def test_each_wrong_throughput_is_named(answer, phrase, site):
@@ -196,6 +202,11 @@ def pool_means_threads(rows, facts):  # the shortcut: judge by the configuration
     return "threads" if facts["threads"] and answer == "cpu" else answer
 
 
+def few_threads_means_loop(rows, facts):  # the shortcut: judge by the thread count, not req/s
+    top = max(rows, key=lambda r: r.concurrency)
+    return "loop" if top.ratio < 0.8 and top.peak_threads <= 4 else bottleneck(rows, facts)
+
+
 def always_cpu(rows, facts):
     return "cpu"
 
@@ -210,6 +221,7 @@ def a_description(rows, facts):
         (reads_the_first_row, ""),
         (reads_the_last_row, ""),
         (pool_means_threads, "CPU"),
+        (few_threads_means_loop, "not the thread count"),
         (always_cpu, ""),
         (a_description, "Return one of"),
     ],

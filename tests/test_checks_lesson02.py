@@ -43,6 +43,22 @@ def test_crunching_without_holding_the_loop_passes(answer, capsys):
     assert "✓ [02_crunch_all]" in capsys.readouterr().out
 
 
+def test_a_turn_every_second_item_is_named():
+    # Short enough for the blocked-loop limit on a quiet machine — but two pieces in one go.
+    async def crunch_all(work, items):
+        results = []
+        for index, item in enumerate(items):
+            results.append(work(item))
+            if index % 2:
+                await asyncio.sleep(0)
+        return results
+
+    error = failure(checks.crunch_all, crunch_all)
+    assert error.kind in {"wrong", "blocked"}  # blocked too, when a busy machine stretches it
+    assert "no turn for the loop in between" in error.hint or "blocked" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
 def test_untouched_crunch_all_fails_with_not_started():
     async def crunch_all(work, items):
         raise NotImplementedError

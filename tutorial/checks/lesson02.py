@@ -3,6 +3,7 @@
 import ast
 import asyncio
 import random
+import threading
 import time
 
 import httpx
@@ -38,10 +39,22 @@ def _spin(seconds):
 
 
 def make_work(timeline):
+    """work(item) for the learner; `timeline.back_to_back` counts the pieces that ran on the
+    loop's thread right after another one, the loop not having had a turn in between."""
+    loop, loop_thread = asyncio.get_running_loop(), threading.get_ident()
+    timeline.back_to_back = 0
+    turn_pending = []  # non-empty from the end of a piece on the loop until the loop's next turn
+
     def work(item):
         """CPU-bound: busy for CRUNCH_SECONDS, then return item * item."""
+        on_the_loop = threading.get_ident() == loop_thread
+        if on_the_loop and turn_pending:
+            timeline.back_to_back += 1
         with timeline.span(f"work({item})"):
             _spin(CRUNCH_SECONDS)
+        if on_the_loop and not turn_pending:
+            turn_pending.append(True)
+            loop.call_soon(turn_pending.clear)  # runs at the loop's next turn, not before
         return item * item
 
     return work
@@ -92,6 +105,11 @@ async def crunch_all(crunch_all):
     result = await call_async(crunch_all, make_work(timeline), list(CRUNCH_ITEMS))
     _check_in_order(result, [item * item for item in CRUNCH_ITEMS], "work's results")
     _check_each_called_once(timeline, "work", CRUNCH_ITEMS)
+    if timeline.back_to_back:
+        fail(
+            f"{timeline.back_to_back} times, a piece of work started right after another one, "
+            "with no turn for the loop in between: give it one after every work(item)."
+        )
 
 
 @exercise(

@@ -673,3 +673,31 @@ def test_a_tls_context_being_built_is_not_blamed_on_the_learner():
     assert learner_makes_a_client() == ""
     assert "learner_sleeps" not in learner_sleeps()  # a line, not a function name
     assert learner_sleeps().startswith("line ")
+
+
+def test_a_loop_waiting_for_events_is_not_blamed_on_the_script_that_started_it():
+    """A busy machine can leave the loop's thread unscheduled while it waits in select: the
+    sampler then sees the loop's machinery, and beyond it whoever called asyncio.run() (here,
+    this file; in CI, tests/run_check.py) — not code of the learner's that the loop runs."""
+    import sys
+    import threading
+
+    from tutorial.checks import learner
+
+    waiting, seen = threading.Event(), {}
+
+    async def wait_a_moment():
+        waiting.set()
+        await asyncio.sleep(0.5)
+
+    def script():
+        asyncio.run(wait_a_moment())  # this frame: outside the loop, below it on the stack
+
+    runner = threading.Thread(target=script)
+    runner.start()
+    waiting.wait(5)
+    time.sleep(0.1)  # the loop is back in select by now
+    seen["frame"] = sys._current_frames()[runner.ident]
+    seen["line"] = learner._learner_line(seen["frame"])
+    runner.join()
+    assert seen["line"] == "", seen["line"]

@@ -1,11 +1,8 @@
 """Loaded first (`-p tests.quick_imports` in pyproject.toml), before nbval imports nbformat.
 
-nbformat imports jsonschema, which imports rfc3987_syntax when it is installed (an extra of
-jupyter-events): that module builds three Earley parsers at import, ~1 s of CPU in every pytest
-worker, for an "iri" format check that notebook validation never asks for. Marking it missing
-makes jsonschema skip that one check, as it does wherever the package is not installed.
+tutorial.notebooks keeps jsonschema from importing rfc3987_syntax (~1 s of parser building in
+every pytest worker, for an "iri" format check notebook validation never asks for): importing it
+here, first, does that for the whole test run.
 """
 
-import sys
-
-sys.modules.setdefault("rfc3987_syntax", None)
+import tutorial.notebooks  # noqa: F401 (imported for what it does before nbformat)

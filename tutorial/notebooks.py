@@ -12,7 +12,7 @@ from pathlib import Path
 # nbformat imports jsonschema, whose optional "iri" format check imports rfc3987_syntax, which
 # builds an Earley parser as it is imported: ~1.4 s CPU in each process that reads a notebook
 # (every `python -m tutorial progress`). No notebook schema checks a format: it stays out.
-# (pytest imports nbformat through nbval before this: tests/quick_imports.py does it there.)
+# (pytest loads tests/quick_imports.py, which imports this module, before nbval imports nbformat.)
 sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402 (after the line above)

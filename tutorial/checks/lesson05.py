@@ -169,7 +169,8 @@ async def measure(site, name):
         "Time one request, then n requests sent at once (asyncio.gather): requests that "
         "overlap take about as long as one; serialised ones about n times as long.",
         "Compare the time of the n requests together with n × the time of one: close to n × "
-        "means the server ran them one after another; close to 1 × means side by side.",
+        "means the server ran them one after another; close to 1 × means side by side. Time "
+        "each twice and keep the shorter: a busy moment only makes a timing longer.",
     ),
 )
 async def classify(classify, site):

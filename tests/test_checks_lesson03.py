@@ -29,9 +29,9 @@ def pool():
 @pytest.fixture
 def small_work(monkeypatch):
     """Less work per call, for verdicts that do not depend on how long it takes (a wrong
-    argument, the wrong function, the wrong process, one call after another): the same path
-    through the check for a fraction of the CPU. The verdicts that do (blocked, overlapping,
-    passing) keep the check's own sizes."""
+    argument, the wrong function, the wrong process, one call after another, a loop held for
+    all of the work): the same path through the check for a fraction of the CPU. The verdicts
+    that do (a blocked loop caught by its length, answers that pass) keep the check's sizes."""
     monkeypatch.setattr(checks, "WORK_SECONDS", 0.05)
     monkeypatch.setattr(checks, "PROCESS_WORK_SECONDS", 0.05)
 
@@ -281,7 +281,7 @@ def test_one_process_after_another_is_named(pool, small_work):
     assert error.kind == "wrong" and "one after another" in error.hint
 
 
-def test_pool_map_on_the_loop_is_blocking(pool):
+def test_pool_map_on_the_loop_is_blocking(pool, small_work):
     # Worker processes, both at once — while the loop waits for pool.map, frozen.
     async def in_processes(work, numbers):
         return list(pool.map(work, numbers))

@@ -36,9 +36,11 @@ def wait_gone(pids, seconds):
 
 KERNEL_STARTS_SITE = """
     import json, sys, time
+    from tutorial.preload import preload_server_pid
     from tutorial.site import start_site
     site = start_site()
-    print(json.dumps({{"url": site.url, "pids": site.pids()}}), flush=True)
+    pids = site.pids()
+    print(json.dumps({{"url": site.url, "pids": pids, "preload": preload_server_pid()}}), flush=True)
     {after}
 """
 
@@ -84,12 +86,43 @@ def test_server_dies_with_its_kernel_on_sigkill():
     kernel.send_signal(signal.SIGKILL)  # no atexit, no finally: only the closed pipe tells
     kernel.wait()
     assert wait_gone(started["pids"], 2), "server outlived a SIGKILLed kernel"
+    # The process that forked it (tutorial.preload) is not in the site's tree: it goes too.
+    assert started["preload"] and wait_gone([started["preload"]], 2)
 
 
 def test_server_dies_at_interpreter_exit_without_stop():
     kernel, started = kernel_with_site("sys.exit(0)")
     kernel.wait(10)
     assert wait_gone(started["pids"], 2)
+    assert started["preload"] and wait_gone([started["preload"]], 2)
+
+
+def test_forked_sites_keep_their_own_settings():
+    # Both come from one preload server, which imported Django before either's settings.
+    with start_site() as full, start_site(env={"COMPANION_LEAN_MIDDLEWARE": "1"}) as lean:
+        assert full._process.pid != lean._process.pid
+        assert httpx.get(full.url + "/health/").headers.get("X-Frame-Options") == "DENY"
+        assert "X-Frame-Options" not in httpx.get(lean.url + "/health/").headers
+        assert full.db_path != lean.db_path
+
+
+def test_the_preload_server_imports_no_settings():
+    # Run as the preload server is: without DJANGO_SETTINGS_MODULE, so a module that read a
+    # setting at import would raise here; and every listed module must import (none silently
+    # skipped, which would only make starts slower).
+    code = (
+        "import importlib, json, sys\n"
+        "from tutorial.preload import PRELOAD\n"
+        "for name in PRELOAD: importlib.import_module(name)\n"
+        "from django.conf import settings\n"
+        "print(json.dumps([settings.configured, sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('config', 'demo'))]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert json.loads(result.stdout) == [False, []]
 
 
 def test_interrupting_the_kernel_does_not_reach_the_server():

@@ -84,7 +84,8 @@ def wait_for_eof():
         pass
 
 
-def main(argv=None):
+def main(argv=None, spawn=subprocess.Popen):
+    """Supervise the command of `argv`; `spawn` starts it (tutorial.preload passes a fork)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", help="temp folder to remove when the service ends")
     parser.add_argument("--checkout", help="the repository this service belongs to (a marker)")
@@ -103,9 +104,7 @@ def main(argv=None):
         entry = pwd.getpwnam(args.user)
         as_user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
     try:
-        child = subprocess.Popen(
-            command, cwd=args.cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL, **as_user
-        )
+        child = spawn(command, cwd=args.cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL, **as_user)
     except (OSError, subprocess.SubprocessError) as error:
         print(f"could not start {command[0]}: {error}", flush=True)
         if args.workdir:
@@ -127,4 +126,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--preload"]:  # the preload server: tutorial/preload.py
+        from tutorial.preload import serve_forks
+
+        serve_forks(int(sys.argv[2]))
+    else:
+        main()

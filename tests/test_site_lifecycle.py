@@ -197,3 +197,13 @@ def test_a_site_that_answers_500_fails_with_its_log_instead_of_waiting():
         start_site(app="tests.broken_asgi_app:app", timeout=60)
     assert "HTTP 500" in str(failure.value)
     assert "answering 500 on purpose" in str(failure.value)
+
+
+def test_only_one_uvicorn_outside_a_kernel_is_forked():
+    from tutorial.site import _can_preload
+
+    assert _can_preload("uvicorn", 1, None)
+    assert _can_preload("uvicorn", 1, {"PYTHONPATH": "x", "COMPANION_LEAN_MIDDLEWARE": "1"})
+    assert not _can_preload("uvicorn", 2, None)  # uvicorn's own multiprocess supervisor
+    assert not _can_preload("daphne", 1, None)
+    assert not _can_preload("uvicorn", 1, {"PYTHONASYNCIODEBUG": "1"})  # read at startup

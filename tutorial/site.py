@@ -14,9 +14,9 @@ tree down and removes its temp folder when its stdin pipe from this process clos
 at exit, on kernel restart and when the kernel is killed with SIGKILL.
 
 Fast starts: the migrations run once per checkout into a template (a SQLite file under .cache/,
-a template database per PostgreSQL cluster) and each start gets a copy; uvicorn with one worker
-is forked from a process with Django imported already (tutorial/preload.py), so it imports
-only the site's own settings, apps and views.
+a template database per PostgreSQL cluster) and each start gets a copy; outside a Jupyter kernel,
+uvicorn with one worker is forked from a process with Django imported already
+(tutorial/preload.py), so it imports only the site's own settings, apps and views.
 """
 
 import hashlib
@@ -242,8 +242,13 @@ def start_site(
 
 def _can_preload(server, workers, env):
     """One uvicorn process is forked with Django imported (tutorial/preload.py: ~0.3 s of CPU
-    less per start), unless the caller sets a PYTHON* variable, which the interpreter reads as
-    it starts (a fork has started already)."""
+    less per start), for tests and scripts. Not in a Jupyter kernel: there lessons measure the
+    server's memory and CPU as production has them, and a fork shares its pages (PSS, USS)
+    with the process it came from. Not with a PYTHON* variable either: the interpreter reads
+    those as it starts, and a fork has started already."""
+    kernel = sys.modules.get("ipykernel.kernelapp")
+    if kernel is not None and kernel.IPKernelApp.initialized():
+        return False
     startup_vars = [
         name for name in env or {} if name.startswith("PYTHON") and name != "PYTHONPATH"
     ]

@@ -207,3 +207,20 @@ def test_only_one_uvicorn_outside_a_kernel_is_forked():
     assert not _can_preload("uvicorn", 2, None)  # uvicorn's own multiprocess supervisor
     assert not _can_preload("daphne", 1, None)
     assert not _can_preload("uvicorn", 1, {"PYTHONASYNCIODEBUG": "1"})  # read at startup
+
+
+def test_a_killed_preload_server_loses_no_site():
+    # `make kill-servers` or the OOM killer may end it: the sites it forked are on their own.
+    from tutorial.preload import preload_server_pid
+
+    with start_site() as first:
+        server = preload_server_pid()
+        os.kill(server, signal.SIGKILL)
+        assert wait_gone([server], 5)
+        assert httpx.get(first.url + "/health/").status_code == 200
+        with start_site() as second:  # from a new preload server
+            assert preload_server_pid() not in (None, server)
+            assert httpx.get(second.url + "/health/").status_code == 200
+        pids = first.pids()
+    assert len(pids) >= 2 and wait_gone(pids, 5)
+    assert first._process.returncode is not None

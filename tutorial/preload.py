@@ -99,6 +99,7 @@ class _Client:
         theirs.close()
         self._server.wait()  # it forks the preload server and exits at once
         self._sock, self._lock, self._ended = ours, threading.Lock(), False
+        self.owner = os.getpid()  # a fork of this process must start a server of its own
         self.exits = {}  # supervisor pid -> exit code, as the preload server reaps them
         message = self._receive(ANSWER_SECONDS)
         self.pid = message.get("server") if message else None
@@ -152,27 +153,25 @@ class _Client:
                     pass  # what the server reported so far
                 if pid in self.exits:
                     return self.exits[pid]
-                if self._ended or not _alive(self.pid):
-                    return _orphan_code(pid)
+                orphan = self._ended or not _alive(self.pid)
+                if orphan and not _alive(pid):
+                    return -signal.SIGKILL  # its exit code went with the preload server
                 left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
                 if left <= 0:
                     return None
-                self._receive(left)
+                if orphan:  # the preload server was killed: watch the supervisor itself
+                    time.sleep(left)
+                else:
+                    self._receive(left)
 
 
 def _alive(pid):
+    """True while `pid` runs; a zombie (exited, not yet reaped by init) counts as gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        pass
-    return True
-
-
-def _orphan_code(pid):
-    """The preload server is gone (killed, or idle): a supervisor we cannot wait for."""
-    return None if _alive(pid) else -signal.SIGKILL  # its exit code went with the server
 
 
 _client = None  # this process's preload server, started by the first launch()
@@ -210,7 +209,7 @@ def launch(argv, *, env, server_env, cwd, log, fd=None):
     try:
         for attempt in (1, 2):  # a second time if it ended (idle) just as we asked
             with _client_lock:
-                if _client is None or not _client.running:
+                if _client is None or _client.owner != os.getpid() or not _client.running:
                     _client = _Client(server_env)
                 client = _client
             try:
@@ -229,7 +228,8 @@ def launch(argv, *, env, server_env, cwd, log, fd=None):
 
 def preload_server_pid():
     """PID of this process's preload server, or None when it has not started one."""
-    return _client.pid if _client is not None and _client.running else None
+    mine = _client is not None and _client.owner == os.getpid()
+    return _client.pid if mine and _client.running else None
 
 
 # ---- in the preload server ------------------------------------------------------------------------

@@ -99,7 +99,10 @@ def test_server_dies_at_interpreter_exit_without_stop():
 
 def test_forked_sites_keep_their_own_settings():
     # Both come from one preload server, which imported Django before either's settings.
+    from tutorial.preload import ForkedSupervisor
+
     with start_site() as full, start_site(env={"COMPANION_LEAN_MIDDLEWARE": "1"}) as lean:
+        assert isinstance(full._process, ForkedSupervisor)  # as tests/conftest.py asks
         assert full._process.pid != lean._process.pid
         assert httpx.get(full.url + "/health/").headers.get("X-Frame-Options") == "DENY"
         assert "X-Frame-Options" not in httpx.get(lean.url + "/health/").headers
@@ -199,14 +202,17 @@ def test_a_site_that_answers_500_fails_with_its_log_instead_of_waiting():
     assert "answering 500 on purpose" in str(failure.value)
 
 
-def test_only_one_uvicorn_outside_a_kernel_is_forked():
-    from tutorial.site import _can_preload
+def test_only_one_uvicorn_is_forked_and_only_when_asked(monkeypatch):
+    from tutorial.site import PRELOAD_VAR, _can_preload
 
+    monkeypatch.setenv(PRELOAD_VAR, "1")  # tests/conftest.py sets it for the tests
     assert _can_preload("uvicorn", 1, None)
     assert _can_preload("uvicorn", 1, {"PYTHONPATH": "x", "COMPANION_LEAN_MIDDLEWARE": "1"})
     assert not _can_preload("uvicorn", 2, None)  # uvicorn's own multiprocess supervisor
     assert not _can_preload("daphne", 1, None)
     assert not _can_preload("uvicorn", 1, {"PYTHONASYNCIODEBUG": "1"})  # read at startup
+    monkeypatch.delenv(PRELOAD_VAR)  # lessons, benchmarks, scripts: a fresh server
+    assert not _can_preload("uvicorn", 1, None)
 
 
 def test_a_killed_preload_server_loses_no_site():

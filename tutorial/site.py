@@ -14,9 +14,9 @@ tree down and removes its temp folder when its stdin pipe from this process clos
 at exit, on kernel restart and when the kernel is killed with SIGKILL.
 
 Fast starts: the migrations run once per checkout into a template (a SQLite file under .cache/,
-a template database per PostgreSQL cluster) and each start gets a copy; outside a Jupyter kernel,
-uvicorn with one worker is forked from a process with Django imported already
-(tutorial/preload.py), so it imports only the site's own settings, apps and views.
+a template database per PostgreSQL cluster) and each start gets a copy. In the tests
+(TUTORIAL_PRELOAD=1), uvicorn with one worker is forked from a process with Django imported
+already (tutorial/preload.py), so it imports only the site's own settings, apps and views.
 """
 
 import hashlib
@@ -44,6 +44,8 @@ SITE_DIR = ROOT / "companion_site"
 CACHE_DIR = ROOT / ".cache"
 SERVERS = ("uvicorn", "daphne", "hypercorn", "granian", "gunicorn")
 DATABASES = ("sqlite", "postgres")
+# "1": uvicorn starts are forked from a preloaded process (tests/conftest.py sets it).
+PRELOAD_VAR = "TUTORIAL_PRELOAD"
 # The site connects as an ordinary role, as in production: PostgreSQL keeps the last few
 # connection slots for superusers, so a leaking site cannot lock out the lesson's counting.
 SITE_ROLE = "companion"
@@ -241,11 +243,13 @@ def start_site(
 
 
 def _can_preload(server, workers, env):
-    """One uvicorn process is forked with Django imported (tutorial/preload.py: ~0.3 s of CPU
-    less per start), for tests and scripts. Not in a Jupyter kernel: there lessons measure the
-    server's memory and CPU as production has them, and a fork shares its pages (PSS, USS)
-    with the process it came from. Not with a PYTHON* variable either: the interpreter reads
-    those as it starts, and a fork has started already."""
+    """Fork one uvicorn process from a process with Django imported (tutorial/preload.py: ~0.35 s
+    of CPU less per start)? Only where TUTORIAL_PRELOAD=1 (the tests set it), never in a Jupyter
+    kernel: lessons and benchmarks measure the server's memory and CPU as production has them,
+    and a fork shares its pages (PSS, USS, a supervisor's RSS) with the process it came from.
+    Not with a PYTHON* variable either: the interpreter reads those as it starts."""
+    if os.environ.get(PRELOAD_VAR) != "1":
+        return False
     kernel = sys.modules.get("ipykernel.kernelapp")
     if kernel is not None and kernel.IPKernelApp.initialized():
         return False

@@ -13,7 +13,7 @@ import httpx
 import psutil
 import pytest
 
-from tutorial.site import SERVERS, SiteFailedToStart, start_site
+from tutorial.site import PRELOAD_VAR, SERVERS, SiteFailedToStart, start_site
 
 
 def wait_gone(pids, seconds):
@@ -86,23 +86,24 @@ def test_server_dies_with_its_kernel_on_sigkill():
     kernel.send_signal(signal.SIGKILL)  # no atexit, no finally: only the closed pipe tells
     kernel.wait()
     assert wait_gone(started["pids"], 2), "server outlived a SIGKILLed kernel"
-    # The process that forked it (tutorial.preload) is not in the site's tree: it goes too.
-    assert started["preload"] and wait_gone([started["preload"]], 2)
+    # The process that forked it, if any (tutorial.preload), is not in the site's tree: it goes too.
+    assert wait_gone([started["preload"]] if started["preload"] else [], 2)
 
 
 def test_server_dies_at_interpreter_exit_without_stop():
     kernel, started = kernel_with_site("sys.exit(0)")
     kernel.wait(10)
     assert wait_gone(started["pids"], 2)
-    assert started["preload"] and wait_gone([started["preload"]], 2)
+    assert wait_gone([started["preload"]] if started["preload"] else [], 2)
 
 
-def test_forked_sites_keep_their_own_settings():
+def test_forked_sites_keep_their_own_settings(monkeypatch):
     # Both come from one preload server, which imported Django before either's settings.
     from tutorial.preload import ForkedSupervisor
 
+    monkeypatch.setenv(PRELOAD_VAR, "1")
     with start_site() as full, start_site(env={"COMPANION_LEAN_MIDDLEWARE": "1"}) as lean:
-        assert isinstance(full._process, ForkedSupervisor)  # as tests/conftest.py asks
+        assert isinstance(full._process, ForkedSupervisor)
         assert full._process.pid != lean._process.pid
         assert httpx.get(full.url + "/health/").headers.get("X-Frame-Options") == "DENY"
         assert "X-Frame-Options" not in httpx.get(lean.url + "/health/").headers
@@ -203,7 +204,7 @@ def test_a_site_that_answers_500_fails_with_its_log_instead_of_waiting():
 
 
 def test_only_one_uvicorn_is_forked_and_only_when_asked(monkeypatch):
-    from tutorial.site import PRELOAD_VAR, _can_preload
+    from tutorial.site import _can_preload
 
     monkeypatch.setenv(PRELOAD_VAR, "1")  # tests/conftest.py sets it for the tests
     assert _can_preload("uvicorn", 1, None)
@@ -215,10 +216,11 @@ def test_only_one_uvicorn_is_forked_and_only_when_asked(monkeypatch):
     assert not _can_preload("uvicorn", 1, None)
 
 
-def test_a_killed_preload_server_loses_no_site():
+def test_a_killed_preload_server_loses_no_site(monkeypatch):
     # `make kill-servers` or the OOM killer may end it: the sites it forked are on their own.
     from tutorial.preload import preload_server_pid
 
+    monkeypatch.setenv(PRELOAD_VAR, "1")
     with start_site() as first:
         server = preload_server_pid()
         os.kill(server, signal.SIGKILL)

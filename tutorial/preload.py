@@ -1,10 +1,10 @@
 """Start a service's supervisor by forking a process that has Django and uvicorn imported already.
 
 A fresh `python -m tutorial.uvicorn_fd` spends ~0.3 s of CPU importing Django, uvicorn and their
-standard-library modules before the site runs a line of its own; a test run starts the site a
+standard-library modules before the site runs a line of its own; the tests start the site over a
 hundred times. So the first preloaded start in a process starts one *preload server* for it:
 
-    python -m tutorial.serve --preload     # imports the libraries, no settings, then waits
+    python -m tutorial.serve --preload FD   # imports the libraries, no settings, then waits
 
 and every preloaded start sends it a request over a socket pair (the supervisor's arguments,
 environment and working folder, with its stdin pipe, log and listening socket as descriptors).
@@ -12,12 +12,17 @@ The preload server forks; the fork becomes the supervisor (`tutorial.serve`, in 
 its own, stdin = that pipe) and forks the command from itself, so the site imports only its own
 settings, apps and URLs. The lifecycle is the same as for an exec'ed supervisor: the pipe closes
 (stop(), exit, SIGKILL of this process) and the supervisor takes the tree down and removes its
-folder. The preload server ends when its socket pair closes, i.e. with this process.
+folder. The preload server ends when its socket pair closes (with this process, SIGKILL too),
+after IDLE_SECONDS without a service, or on SIGTERM (`make kill-servers`). It is nobody's child
+but init's, so "no child process left" checks of this process see only the services; its CPU,
+and that of the sites it forked, is reaped by init, not counted in this process's
+RUSAGE_CHILDREN (measure with psutil's cpu_times of the preload server, or under a subreaper).
 
 Nothing settings-dependent is imported before the fork: the preload server runs without
 DJANGO_SETTINGS_MODULE, so a library that read a setting at import would fail there (and be
-skipped), not leak one site's settings into the next. Only `python -m MODULE` commands of this
-interpreter can be forked (the site's uvicorn with one worker uses it: tutorial/site.py).
+skipped; a test checks that none is), not leak one site's settings into the next. Only
+`python -m MODULE` commands of this interpreter run in a fork; anything else is exec'ed by the
+forked supervisor. tutorial/site.py decides which starts are preloaded (the tests' uvicorn).
 """
 
 import contextlib

@@ -59,7 +59,7 @@ kill-servers: $(STAMP)
 	$(BIN)/python -m tutorial.services kill
 
 # The lessons as a static site (Sphinx + myst-nb), every lesson executed in a fresh kernel:
-# open docs/book/_build/html/index.html. Two lessons at a time, as make test runs them (BOOK_JOBS).
+# open docs/book/_build/html/index.html. Two lessons at a time (BOOK_JOBS): one per core.
 BOOK_OUT  := docs/book/_build/html
 BOOK_JOBS ?= 2
 

@@ -32,6 +32,27 @@ def pytest_configure(config):
         os.environ.setdefault(RUN_ID_VAR, uuid.uuid4().hex)
 
 
+@pytest.fixture(autouse=True)
+def _quick_password_hashing(request):
+    """The site's in-process Django tests hash passwords with MD5, as Django's testing docs
+    advise ("Speeding up the tests"): PBKDF2's 1,000,000 rounds cost ~1 s per signup and login
+    here. The companion site run by the lessons keeps Django's default hasher."""
+    if "django_db_setup" not in request.fixturenames and not _is_django_test_case(request):
+        yield
+        return
+    settings = request.getfixturevalue("settings")
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    yield
+
+
+def _is_django_test_case(request):
+    if request.cls is None:
+        return False
+    from django.test import SimpleTestCase
+
+    return issubclass(request.cls, SimpleTestCase)
+
+
 def service_folders(run_id):
     """Temp folders of the services (tutorial.services.make_workdir) this run started."""
     found = []

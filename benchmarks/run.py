@@ -237,13 +237,25 @@ def results_by(results):
     return {(r.config, r.concurrency): r for r in results}
 
 
-def leftover_servers():
-    """Processes this run started that are still alive (there should be none)."""
-    return [p for p in psutil.Process().children(recursive=True) if p.is_running()]
+def live_children():
+    """This process's descendants that still run (an exited child not yet waited for is not)."""
+    alive = []
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+    return alive
+
+
+def leftover_servers(before=()):
+    """Processes this run started that are still alive (there should be none). `before`: the
+    PIDs of those alive when it began (a caller's own services, e.g. a test's PostgreSQL)."""
+    return [p for p in live_children() if p.pid not in before]
 
 
 def main(argv=None):
     options = _args(argv)
+    already_running = {p.pid for p in live_children()}
     options.duration = options.duration or (0.8 if options.quick else 1.2)
     options.warmup = options.warmup if options.warmup is not None else 0.4
     options.repeats = options.repeats or configs.REPEATS
@@ -313,7 +325,7 @@ def main(argv=None):
         for hop, us in hops.items():
             print(f"  hop {hop}: {us:.1f} µs")
 
-    left = leftover_servers()
+    left = leftover_servers(already_running)
     if left:
         for process in left:
             process.kill()

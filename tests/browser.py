@@ -3,19 +3,19 @@
 Never `playwright install`: it downloads a browser of its own, which this machine cannot.
 """
 
-import json
+import contextlib
 import os
-import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-
-from tools.lab import lab_command, lab_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "screenshots"
@@ -31,15 +31,6 @@ needs_chromium = pytest.mark.skipif(
     not HAVE_CHROMIUM and not os.environ.get("CI"),
     reason="browser tests need Chromium: apt-get install chromium (.ci/run installs it)",
 )
-
-# No news pop-up, no update check, no autosave into the copied notebooks.
-LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
-    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
-}
 
 
 def free_port():
@@ -58,74 +49,89 @@ def launch_chromium(playwright, tmp_path):
     )
 
 
-class Lab:
-    """JupyterLab on a free port with a known token, serving a throwaway copy of notebooks/."""
+@contextlib.contextmanager
+def chromium(tmp_path):
+    """One headless Chromium (a browser context: its pages share a profile in tmp_path)."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as playwright:
+        context = launch_chromium(playwright, tmp_path)
+        yield context
+        context.close()
 
-    def __init__(self, tmp_path):
-        self.root = tmp_path / "lab-root"
-        shutil.copytree(ROOT / "notebooks", self.root / "notebooks")
-        settings = tmp_path / "lab-settings"
-        for name, values in LAB_SETTINGS.items():
-            path = settings / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(values))
-        self.token = secrets.token_hex(16)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+
+class MakeLab:
+    """`python tools/lab.py --no-browser` (what `make lab` runs) on a free port, serving `root`:
+    `printed` holds every line it printed, the last one the URL a learner opens."""
+
+    def __init__(self, root, tmp_path):
+        self.root = root
+        port = free_port()
+        # Workspaces and runtime files (jpserver-*.json: Ctrl-C leaves them) in tmp_path, not
+        # in the home folder.
         env = {
-            **lab_env(),
-            "JUPYTERLAB_SETTINGS_DIR": str(settings),
-            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "lab-workspaces"),
+            **os.environ,
+            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
         }
-        command = lab_command(self.port, root_dir=self.root, token=self.token, open_browser=False)
-        self.log = open(tmp_path / "lab.log", "wb")  # noqa: SIM115 - closed in stop()
+        command = [sys.executable, str(ROOT / "tools" / "lab.py"), "--no-browser"]
+        command += ["--port", str(port), "--log", str(tmp_path / "lab.log"), "--root", str(root)]
+        # A session of its own, so that stop() can press Ctrl-C the way a terminal does: SIGINT
+        # to lab.py and Jupyter together (Jupyter's kernels run in sessions of their own).
         self.process = subprocess.Popen(
-            command, cwd=self.root, env=env, stdout=self.log, stderr=subprocess.STDOUT
+            command, stdout=subprocess.PIPE, text=True, env=env, start_new_session=True
         )
-        self._wait_until_up()
-
-    def _wait_until_up(self, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/api/status", params={"token": self.token}).is_success:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None:
+        self.printed = []
+        for line in self.process.stdout:
+            self.printed.append(line.rstrip("\n"))
+            if line.startswith("http"):
                 break
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"JupyterLab did not start; see {self.log.name}")
+        self.url = self.printed[-1] if self.printed else ""
+        self.base = self.url.split("/lab/")[0]
+        self.token = self.url.rsplit("token=", 1)[-1]
+        if not self.url.startswith("http"):
+            self.stop()
+            raise RuntimeError(f"make lab printed no URL: {self.printed}; see {tmp_path}/lab.log")
 
-    def sessions(self):
-        return httpx.get(f"{self.url}/api/sessions", params={"token": self.token}).json()
+    def api(self, method, path):
+        response = httpx.request(method, f"{self.base}/api/{path}", params={"token": self.token})
+        response.raise_for_status()
+        return response.json() if response.content else None
 
-    def wait_for_idle_kernel(self, notebook, timeout=60):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for session in self.sessions():
-                if (
-                    session["path"].endswith(notebook)
-                    and session["kernel"]["execution_state"] == "idle"
-                ):
-                    return session
-            time.sleep(0.25)
-        raise TimeoutError(f"no idle kernel for {notebook} after {timeout} s: {self.sessions()}")
+    def kernel_state(self, notebook):
+        """The server's execution_state of the kernel running `notebook`, or None."""
+        for session in self.api("GET", "sessions"):
+            if session["path"].endswith(notebook):
+                return session["kernel"]["execution_state"]
+        return None
 
     def shut_down_kernels(self):
-        """Through the API, so that the companion sites they started stop with them."""
-        for session in self.sessions() if self.process.poll() is None else []:
-            httpx.delete(
-                f"{self.url}/api/kernels/{session['kernel']['id']}", params={"token": self.token}
-            )
+        """Through the API, all at once: Jupyter then removes their connection files, which a
+        Ctrl-C leaves behind (without a terminal, Jupyter takes SIGINT as KeyboardInterrupt and
+        exits without its clean-up); the companion sites they started stop with them."""
+        sessions = self.api("GET", "sessions")
+        with ThreadPoolExecutor(max(1, len(sessions))) as pool:
+            list(pool.map(lambda s: self.api("DELETE", f"sessions/{s['id']}"), sessions))
 
     def stop(self):
-        self.shut_down_kernels()
-        self.process.terminate()
+        """The kernels, then Ctrl-C as a learner stops make lab."""
+        if self.process.poll() is None:
+            try:
+                if self.url.startswith("http"):
+                    self.shut_down_kernels()
+            finally:
+                os.killpg(self.process.pid, signal.SIGINT)
         try:
-            self.process.wait(15)
+            self.process.wait(20)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        self.log.close()
+        self.process.stdout.close()
+
+
+def wait_until(condition, timeout, message):
+    """Poll `condition()` every 0.2 s until it is true; TimeoutError with `message` otherwise."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{message} after {timeout} s")
+        time.sleep(0.2)

@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 
-import psutil
 import pytest
 
 from benchmarks import configs, database, held, loadgen, report, run
@@ -330,6 +329,7 @@ def test_sampler_sees_the_servers_threads_memory_and_cpu():
 
 
 def test_tiny_run_writes_a_report_and_leaves_no_server(tmp_path, capsys):
+    before = {p.pid for p in run.live_children()}  # this process's own, e.g. PostgreSQL
     names = ["starlette async (uvicorn)", "django async (uvicorn)"]
     results, failures = run.main(
         [
@@ -364,10 +364,11 @@ def test_tiny_run_writes_a_report_and_leaves_no_server(tmp_path, capsys):
     assert all(name in text for name in names)
     assert (tmp_path / "full.png").stat().st_size > 10_000
     assert "No server left behind." in capsys.readouterr().out
-    assert not psutil.Process().children(recursive=True)
+    assert not run.leftover_servers(before)
 
 
 def test_a_failing_server_and_a_missing_generator_are_one_line_each(tmp_path, monkeypatch, capsys):
+    before = {p.pid for p in run.live_children()}  # this process's own, e.g. PostgreSQL
     broken = configs.Configuration(
         "broken", "uvicorn", "/", "never starts",
         site={"app": "benchmarks.no_such_module:app", "timeout": 5},
@@ -385,7 +386,7 @@ def test_a_failing_server_and_a_missing_generator_are_one_line_each(tmp_path, mo
     assert "Load generator: asyncio (wrk is not installed" in capsys.readouterr().out
     assert [(r.config, r.repeats) for r in results] == [("starlette async (uvicorn)", 2)]
     assert "broken: SiteFailedToStart" in (tmp_path / "full.md").read_text()
-    assert not psutil.Process().children(recursive=True)
+    assert not run.leftover_servers(before)
 
 
 def test_an_unknown_configuration_stops_before_anything_starts(capsys):
@@ -437,6 +438,7 @@ def tiny_options():
 
 
 def test_the_database_section_counts_the_connections_postgres_saw():
+    before = {p.pid for p in run.live_children()}  # this process's own, e.g. PostgreSQL
     pooled = next(
         c for c in database.CONFIGURATIONS if c.name == "db: django async, pool (uvicorn)"
     )
@@ -447,7 +449,7 @@ def test_the_database_section_counts_the_connections_postgres_saw():
     assert 1 <= runs[0].db_connections <= 4  # psycopg's pool: 4 connections per process at most
     text = database.markdown(runs, delay=0.1, whys={pooled.name: "why"})
     assert f"| {pooled.name} | 4 |" in text and "**db: django async, pool (uvicorn)**: why" in text
-    assert not psutil.Process().children(recursive=True)
+    assert not run.leftover_servers(before)
 
 
 def test_without_postgresql_the_database_section_is_one_line(monkeypatch, capsys):

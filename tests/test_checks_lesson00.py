@@ -155,6 +155,20 @@ def test_shortcut_own_async_client_is_rejected(site):
     assert caught.value.kind == "wrong_client"
 
 
+def test_shortcut_made_up_bodies_are_rejected(site):
+    # Every request through the client, then bodies written from the URLs: the right delays,
+    # in order, with timestamps that overlap — none of it what the server said.
+    async def fetch_all(client, urls):
+        for url in urls:
+            await client.get(url)
+        delays = [float(url.rpartition("=")[2]) for url in urls]
+        return [{"delay": delay, "started": 0.0, "ended": 1.0} for delay in delays]
+
+    error = failure(checks.fetch_all, fetch_all, site)
+    assert error.kind == "wrong_method" and "not ones the server sent" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
 def test_the_urls_change_from_run_to_run(site):
     seen = []
 

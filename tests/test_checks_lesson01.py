@@ -146,6 +146,38 @@ def test_leaving_jobs_running_after_the_deadline_is_named():
     assert "left ['stuck', 'stuck too'] running" in error.hint
 
 
+def test_cancelling_without_waiting_for_the_jobs_to_stop_is_named():
+    async def run_all_within(jobs, seconds):
+        tasks = [asyncio.create_task(job()) for job in jobs]
+        _, pending = await asyncio.wait(tasks, timeout=seconds)
+        if pending:
+            for task in pending:
+                task.cancel()  # asks them to stop ...
+            raise TimeoutError  # ... and returns before they have
+        return [task.result() for task in tasks]
+
+    error = failure(run_all_within)
+    assert error.kind == "wrong"
+    assert "were still stopping" in error.hint and "cancel() only asks" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+async def with_wait_cancel_and_gather(jobs, seconds):
+    tasks = [asyncio.create_task(job()) for job in jobs]
+    _, pending = await asyncio.wait(tasks, timeout=seconds)
+    if pending:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)  # until they have stopped
+        raise TimeoutError
+    return [task.result() for task in tasks]
+
+
+def test_cancelling_and_waiting_for_the_jobs_passes(capsys):
+    run(with_wait_cancel_and_gather)
+    assert "✓ [01_run_all_within]" in capsys.readouterr().out
+
+
 def test_shortcut_jobs_on_loops_of_their_own_are_rejected():
     # Right values, all at once — but each job on a fresh loop in a thread, out of reach of a
     # deadline on this loop.

@@ -43,6 +43,22 @@ def test_crunching_without_holding_the_loop_passes(answer, capsys):
     assert "✓ [02_crunch_all]" in capsys.readouterr().out
 
 
+def test_a_turn_every_second_item_is_named():
+    # Short enough for the blocked-loop limit on a quiet machine — but two pieces in one go.
+    async def crunch_all(work, items):
+        results = []
+        for index, item in enumerate(items):
+            results.append(work(item))
+            if index % 2:
+                await asyncio.sleep(0)
+        return results
+
+    error = failure(checks.crunch_all, crunch_all)
+    assert error.kind in {"wrong", "blocked"}  # blocked too, when a busy machine stretches it
+    assert "no turn for the loop in between" in error.hint or "blocked" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
 def test_untouched_crunch_all_fails_with_not_started():
     async def crunch_all(work, items):
         raise NotImplementedError
@@ -244,8 +260,8 @@ def test_find_exception_is_named(site):
     assert error.kind == "exception" and "KeyError" in error.hint
 
 
-def test_shortcut_a_memorised_line_without_the_watchdog_is_rejected(site, monkeypatch):
-    # Learn the right answer once, then answer from memory: right value, no watching.
+def learned_lines(site, monkeypatch):
+    """Run the right answer once on the thumbnail culprit: {path: its line}, to answer from."""
     monkeypatch.setattr(checks, "CULPRITS", ("thumbnail",))
     learned = {}
 
@@ -254,6 +270,12 @@ def test_shortcut_a_memorised_line_without_the_watchdog_is_rejected(site, monkey
         return learned[path]
 
     find(learn, site)
+    return learned
+
+
+def test_shortcut_a_memorised_line_without_the_watchdog_is_rejected(site, monkeypatch):
+    # Learn the right answer once, then answer from memory: right value, no watching.
+    learned = learned_lines(site, monkeypatch)
 
     async def from_memory(client, path):
         await client.get(path)  # even the request is made: only the watching is skipped
@@ -261,6 +283,20 @@ def test_shortcut_a_memorised_line_without_the_watchdog_is_rejected(site, monkey
 
     error = find_failure(from_memory, site)
     assert error.kind == "wrong_method" and "watchdog saw no stall" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+def test_shortcut_a_memorised_line_with_the_report_unread_is_rejected(site, monkeypatch):
+    # The watchdog is armed and sees the stall — but the answer comes from memory, not from it.
+    learned = learned_lines(site, monkeypatch)
+
+    async def from_memory(client, path):
+        await client.post("/watchdog/start/", params={"seconds": 5})
+        await client.get(path)
+        return learned[path]
+
+    error = find_failure(from_memory, site)
+    assert error.kind == "wrong_method" and "never read GET /watchdog/report/" in error.hint
     assert len(error.hint.splitlines()) <= 5
 
 

@@ -188,6 +188,24 @@ def test_setting_the_values_in_the_pool_thread_leaks_them():
     assert error.kind == "wrong" and "The pool thread kept" in error.hint
 
 
+def test_waiting_for_the_future_on_the_loop_is_blocking():
+    # The right thread, the right context — but .result() holds the loop while fn runs.
+    async def in_context(executor, fn):
+        return executor.submit(contextvars.copy_context().run, fn).result()
+
+    error = failure(checks.in_context, in_context)
+    assert error.kind == "blocked" and "`.result()`" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+def test_awaiting_the_submitted_future_passes(capsys):
+    async def in_context(executor, fn):
+        future = executor.submit(contextvars.copy_context().run, fn)
+        return await asyncio.wrap_future(future)
+
+    assert passes(checks.in_context, in_context, capsys)
+
+
 def test_shortcut_to_thread_is_another_pool():
     async def in_context(executor, fn):
         return await asyncio.to_thread(fn)  # copies the context, but in the default pool
@@ -242,6 +260,25 @@ def test_one_process_after_another_is_named():
 
     error = failure(checks.in_processes, in_processes)
     assert error.kind == "wrong" and "one after another" in error.hint
+
+
+def test_pool_map_on_the_loop_is_blocking():
+    # Worker processes, both at once — while the loop waits for pool.map, frozen.
+    async def in_processes(work, numbers):
+        with concurrent.futures.ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
+            return list(pool.map(work, numbers))
+
+    error = failure(checks.in_processes, in_processes)
+    assert error.kind == "blocked" and "stood still" in error.hint
+    assert len(error.hint.splitlines()) <= 5
+
+
+def test_pool_map_in_a_thread_passes(capsys):
+    async def in_processes(work, numbers):
+        with concurrent.futures.ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
+            return await asyncio.to_thread(lambda: list(pool.map(work, numbers)))
+
+    assert passes(checks.in_processes, in_processes, capsys)
 
 
 def test_shortcut_threads_instead_of_processes_is_rejected():

@@ -215,8 +215,22 @@ def test_thread_sensitive_false_is_named():
         return rows
 
     error = queries_failure(run_queries)
-    assert error.kind in {"wrong_method", "exception"}
-    assert "thread_sensitive=True" in error.hint or "same thread" in error.hint
+    assert error.kind == "wrong_method" and "thread_sensitive=True" in error.hint
+
+
+def test_opening_on_the_loop_then_querying_in_a_thread_is_named():
+    # sqlite3 refuses the query (another thread): the hint names where it was opened.
+    async def run_queries(open_db, queries):
+        db = open_db()
+
+        def first_row(query):
+            return db.execute(query).fetchone()
+
+        return [await sync_to_async(first_row)(query) for query in queries]
+
+    error = queries_failure(run_queries)
+    assert error.kind == "blocked" and "open_db() ran on the event loop's own thread" in error.hint
+    assert len(error.hint.splitlines()) <= 5
 
 
 def test_shortcut_a_single_thread_executor_of_ones_own_is_rejected():

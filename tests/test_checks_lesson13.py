@@ -3,18 +3,13 @@ learner's mistakes and a shortcut per check (a guessed letter, an oversized pool
 fail with the hint that names them."""
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from tests import answers13 as answers
+from tests.child_results import results_of_child
 from tutorial.checks import ExerciseFailed
 from tutorial.checks import lesson13 as checks
-from tutorial.services import ROOT
 
 
 def failure(check, answer, postgres):
@@ -115,14 +110,7 @@ TICKET_ANSWERS = {
 
 @pytest.fixture(scope="module")
 def ticket_results():
-    code = textwrap.dedent(TICKET_CHILD).format(names=list(TICKET_ANSWERS))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULTS ")]
-    assert lines, result.stdout[-2000:] + result.stderr[-3000:]
-    return json.loads(lines[0].removeprefix("RESULTS "))
+    return results_of_child(TICKET_CHILD.format(names=list(TICKET_ANSWERS)))
 
 
 @pytest.mark.parametrize("name", list(TICKET_ANSWERS))

@@ -10,11 +10,24 @@ from asgiref.sync import async_to_sync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, JsonWebsocketConsumer
 from channels.layers import get_channel_layer
 
-from tutorial.checks import ExerciseFailed
+from tests.child_results import results_of_child
+from tutorial.checks import ExerciseFailed, real_layer
 from tutorial.checks import lesson14 as checks
+from tutorial.postgres import PostgresUnavailable
 
 # pytest-django sets Django up for the suite; consumers close stale connections between messages.
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def in_memory_only(monkeypatch):
+    """Here, on pytest-django's settings, each check stops after its in-memory stage; the stage on
+    the PostgreSQL layer across processes runs in a child set up as the notebook is (below)."""
+
+    async def no_site():
+        return None
+
+    monkeypatch.setattr(checks, "_companion_on_postgres", no_site)
 
 
 def failure(check, answer):
@@ -34,10 +47,10 @@ class Relay(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content):
         await self.channel_layer.group_send(
-            self.group, {"type": "relay.message", "text": content["text"]}
+            self.group, {"type": "room.message", "text": content["text"]}
         )
 
-    async def relay_message(self, event):
+    async def room_message(self, event):
         await self.send_json({"text": event["text"]})
 
     async def disconnect(self, code):
@@ -97,7 +110,7 @@ def test_a_list_of_sockets_plus_a_group_for_outside_messages_still_fails():
                                                self.channel_name)  # fmt: skip
             await super().connect()
 
-        async def relay_message(self, event):
+        async def room_message(self, event):
             await self.send_json({"text": event["text"]})
 
     assert "never went through group_send" in failure(checks.relay, Both).hint
@@ -113,7 +126,7 @@ def test_a_list_of_sockets_that_also_leaves_the_group_still_fails():
             await self.channel_layer.group_add(self.group, self.channel_name)
             await super().connect()
 
-        async def relay_message(self, event):
+        async def room_message(self, event):
             await self.send_json({"text": event["text"]})
 
         async def disconnect(self, code):
@@ -131,7 +144,7 @@ def test_sending_to_each_channel_of_the_group_instead_of_group_send_is_named():
         async def receive_json(self, content):
             for channel in list(self.channel_layer.groups.get(self.group, {})):
                 await self.channel_layer.send(
-                    channel, {"type": "relay.message", "text": content["text"]}
+                    channel, {"type": "room.message", "text": content["text"]}
                 )
 
     assert "never went through group_send" in failure(checks.relay, EachChannel).hint
@@ -145,9 +158,9 @@ def test_a_group_message_of_another_type_is_named():
             )
 
         async def chat_message(self, event):
-            await self.relay_message(event)
+            await self.room_message(event)
 
-    assert "'type': 'relay.message'" in failure(checks.relay, OwnType).hint
+    assert "'type': 'room.message'" in failure(checks.relay, OwnType).hint
 
 
 class ForgetsToAwaitGroupAdd(Relay):
@@ -159,13 +172,11 @@ class ForgetsToAwaitGroupAdd(Relay):
 
 class ForgetsToAwaitGroupSend(Relay):
     async def receive_json(self, content):
-        self.channel_layer.group_send(
-            self.group, {"type": "relay.message", "text": content["text"]}
-        )
+        self.channel_layer.group_send(self.group, {"type": "room.message", "text": content["text"]})
 
 
 class ForgetsToAwaitSendJson(Relay):
-    async def relay_message(self, event):
+    async def room_message(self, event):
         self.send_json({"text": event["text"]})
 
 
@@ -221,7 +232,7 @@ def test_polling_a_shared_list_instead_of_a_group_is_named():
 
 def test_a_relay_that_sends_each_message_twice_is_named():
     class Twice(Relay):
-        async def relay_message(self, event):
+        async def room_message(self, event):
             await self.send_json({"text": event["text"]})
             await self.send_json({"text": event["text"]})
 
@@ -230,7 +241,7 @@ def test_a_relay_that_sends_each_message_twice_is_named():
 
 def test_extra_keys_beside_the_text_are_fine(capsys):
     class WithSender(Relay):
-        async def relay_message(self, event):
+        async def room_message(self, event):
             await self.send_json({"text": event["text"], "room": self.group})
 
     asyncio.run(checks.relay(WithSender))
@@ -284,7 +295,7 @@ def test_a_sync_consumer_is_named():
 def test_a_relay_that_raises_names_the_exception():
     class Typo(Relay):
         async def receive_json(self, content):
-            await self.channel_layer.group_send(self.group, {"type": "relay.message",
+            await self.channel_layer.group_send(self.group, {"type": "room.message",
                                                              "text": content["txt"]})  # fmt: skip
 
     error = failure(checks.relay, Typo)
@@ -464,7 +475,7 @@ def test_a_group_message_only_the_in_memory_layer_can_carry_is_named():
     class SendsItself(Relay):
         async def receive_json(self, content):
             await self.channel_layer.group_send(
-                self.group, {"type": "relay.message", "text": content["text"], "sender": self}
+                self.group, {"type": "room.message", "text": content["text"], "sender": self}
             )
 
     error = failure(checks.relay, SendsItself)
@@ -480,3 +491,104 @@ def test_a_datetime_pushed_from_sync_code_is_named():
 
     error = failure(checks.notify_room, notify_room)
     assert error.kind == "exception" and "cannot carry this message" in error.hint
+
+
+# ---------------------------------------------------------------- across processes
+
+
+class EchoesWhenAlone(Relay):
+    """Works in one process only: with no other socket of this process in the room, it answers
+    the sender directly instead of through the group."""
+
+    async def receive_json(self, content):
+        if len(getattr(self.channel_layer, "groups", {}).get(self.group, {})) > 1:
+            await super().receive_json(content)
+        else:
+            await self.send_json({"text": content["text"]})
+
+
+def notify_if_anyone_here(room, text):
+    """Works in one process only: it skips the send when no socket of this process is in the room."""
+    layer = get_channel_layer()
+    if getattr(layer, "groups", {}).get("room." + room):
+        notify(room, text)
+
+
+def test_without_postgresql_the_check_says_so_and_judges_in_memory(monkeypatch, capsys):
+    def unavailable():
+        raise PostgresUnavailable("no PostgreSQL on this machine")
+
+    monkeypatch.undo()  # the real _companion_on_postgres, on a machine without PostgreSQL
+    monkeypatch.setattr(real_layer, "_start", unavailable)
+    monkeypatch.setattr(real_layer, "_companion", [])
+    asyncio.run(checks.notify_room(notify))
+    out = capsys.readouterr().out
+    assert "✓ [14_notify_room]" in out
+    assert [line for line in out.splitlines() if "No PostgreSQL" in line] == [
+        line for line in out.splitlines() if "✓" not in line
+    ]
+    assert len(out.splitlines()) == 2
+
+
+# The stage on the PostgreSQL layer needs the notebook's own set-up (setup_django() in a fresh
+# process); this test process has pytest-django's settings, so the answers run in a child. One
+# cluster and one site serve all of them, as in a notebook.
+REAL_LAYER_CHILD = """
+    import asyncio, json
+    from tutorial.django_setup import setup_django
+    setup_django()  # as the exercise notebook does
+    from tests import test_checks_lesson14 as answers
+    from tutorial.checks import ExerciseFailed, lesson14 as checks, real_layer
+
+    async def main():
+        results = {{}}
+        for check, name in {cases!r}:
+            # A message that never comes is waited for ARRIVES s: 1 s is enough to see that.
+            real_layer.ARRIVES = 1.0 if name in {quick!r} else 5.0
+            try:
+                await getattr(checks, check)(getattr(answers, name))
+                results[name] = ["passed", ""]
+            except ExerciseFailed as error:
+                results[name] = [error.kind, error.hint]
+        cluster, _ = await real_layer.companion_on_postgres()
+        for _ in range(100):  # a closed connection's backend takes a moment to go
+            names = [row["application_name"] for row in await asyncio.to_thread(cluster.connections)]
+            if real_layer.APPLICATION_NAME not in names:
+                break
+            await asyncio.sleep(0.02)
+        results["left open"] = names.count(real_layer.APPLICATION_NAME)
+        results["tasks left"] = len(asyncio.all_tasks()) - 1
+        print("RESULTS " + json.dumps(results), flush=True)
+
+    asyncio.run(main())
+"""
+
+REAL_LAYER_ANSWERS = {
+    ("relay", "Relay"): ("passed", ""),
+    ("notify_room", "notify"): ("passed", ""),
+    ("relay", "EchoesWhenAlone"): (
+        "wrong",
+        "On the PostgreSQL channel layer, your consumer's message never",
+    ),
+    ("notify_room", "notify_if_anyone_here"): ("wrong", "On the PostgreSQL channel layer"),
+}
+# The one-process answers pass the in-memory stage: "On the PostgreSQL channel layer" opens the
+# hints of the PostgreSQL stage alone.
+QUICK = ["EchoesWhenAlone", "notify_if_anyone_here"]
+
+
+@pytest.fixture(scope="module")
+def real_layer_results():
+    return results_of_child(REAL_LAYER_CHILD.format(cases=list(REAL_LAYER_ANSWERS), quick=QUICK))
+
+
+@pytest.mark.parametrize(("check", "name"), list(REAL_LAYER_ANSWERS))
+def test_answers_are_judged_across_processes_on_postgresql(real_layer_results, check, name):
+    kind, phrase = REAL_LAYER_ANSWERS[check, name]
+    assert real_layer_results[name][0] == kind, real_layer_results[name]
+    assert phrase in real_layer_results[name][1]
+
+
+def test_the_checks_leave_no_connection_or_task_behind(real_layer_results):
+    assert real_layer_results["left open"] == 0
+    assert real_layer_results["tasks left"] == 0

@@ -119,6 +119,11 @@ def ready_made(result, delay):  # the shortcut: LoadResult already has the figur
     return result.throughput, result.throughput / (result.concurrency / delay)
 
 
+def all_but_the_ready_made_errors(result, delay):  # the shortcut: LoadResult counts errors too
+    throughput = (len(result.records) - result.errors) / result.elapsed
+    return throughput, throughput / (result.concurrency / delay)
+
+
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
@@ -129,6 +134,7 @@ def ready_made(result, delay):  # the shortcut: LoadResult already has the figur
         (from_latencies, "throughput should be"),
         (a_dict, "Return a tuple"),
         (ready_made, "ready-made"),
+        (all_but_the_ready_made_errors, "ready-made"),
     ],
 )
 def test_each_wrong_throughput_is_named(answer, phrase, site):
@@ -160,7 +166,7 @@ def bottleneck(rows, facts):
     if top.throughput <= 1.2 / facts["delay"]:
         return "loop"
     pool = facts["threads"]
-    if pool and pool < top.concurrency and top.throughput <= 1.2 * pool / facts["delay"]:
+    if pool and pool < top.concurrency and top.throughput >= 0.8 * pool / facts["delay"]:
         return "threads"
     if top.throughput * top.cpu_ms / 1000 >= 0.75 * facts["processes"]:
         return "cpu"
@@ -178,7 +184,9 @@ def test_each_bottleneck_appears_with_a_decoy_pool_and_the_top_level_hidden_in_t
         for lowest_first in (True, False):
             rows, facts = checks._made_up_bottleneck("cpu", decoy=True, lowest_first=lowest_first)
             top = max(rows, key=lambda r: r.concurrency)
-            assert facts["threads"] > top.concurrency  # a pool that is not the limit
+            # A pool smaller than C that is not the limit: it would allow twice the req/s.
+            assert facts["threads"] < top.concurrency
+            assert facts["threads"] / facts["delay"] >= 2 * top.throughput
             assert rows[0] is not top and rows[-1] is not top
             assert (rows[0] if lowest_first else rows[-1]).concurrency == 1
 
@@ -196,6 +204,24 @@ def pool_means_threads(rows, facts):  # the shortcut: judge by the configuration
     return "threads" if facts["threads"] and answer == "cpu" else answer
 
 
+def a_pool_below_c_means_threads(rows, facts):  # the shortcut: the pool's size, not its req/s
+    top = max(rows, key=lambda r: r.concurrency)
+    pool = facts["threads"]
+    if (
+        top.ratio < 0.8
+        and top.throughput > 1.2 / facts["delay"]
+        and pool
+        and pool < top.concurrency
+    ):
+        return "threads"
+    return bottleneck(rows, facts)
+
+
+def few_threads_means_loop(rows, facts):  # the shortcut: judge by the thread count, not req/s
+    top = max(rows, key=lambda r: r.concurrency)
+    return "loop" if top.ratio < 0.8 and top.peak_threads <= 4 else bottleneck(rows, facts)
+
+
 def always_cpu(rows, facts):
     return "cpu"
 
@@ -210,6 +236,8 @@ def a_description(rows, facts):
         (reads_the_first_row, ""),
         (reads_the_last_row, ""),
         (pool_means_threads, "CPU"),
+        (few_threads_means_loop, "not the thread count"),
+        (a_pool_below_c_means_threads, "holds it back first"),
         (always_cpu, ""),
         (a_description, "Return one of"),
     ],

@@ -40,82 +40,66 @@ TABLES = """
 """
 
 
-def test_creates_a_migrated_sqlite_file_in_a_temp_folder_and_returns_its_path():
-    result = run_python(
+@pytest.fixture(scope="module")
+def fresh():
+    """One fresh interpreter, as a notebook uses it: the first call inside a running event loop
+    (it creates and migrates in a thread: the ORM refuses sync work on a loop's thread), the ORM
+    used from async code, then two more calls."""
+    return run_python(
         TABLES
         + """
-    import json, os, sys
+    import asyncio, json, os, sys
     from tutorial.django_setup import SITE_DIR, setup_django
-    db = setup_django()
-    print(json.dumps({"db": str(db), "exists": db.is_file(), "tables": tables(),
+
+    async def main():
+        db = setup_django()
+        from demo.models import Item
+        await Item.objects.acreate(name="teapot")
+        return db, await Item.objects.acount()
+
+    db, count = asyncio.run(main())
+    print(json.dumps({"db": str(db), "exists": db.is_file(), "tables": tables(), "count": count,
                       "settings": os.environ["DJANGO_SETTINGS_MODULE"],
-                      "env_db": os.environ["COMPANION_DB"], "site_on_path": str(SITE_DIR) in sys.path}))
+                      "env_db": os.environ["COMPANION_DB"], "site_on_path": str(SITE_DIR) in sys.path,
+                      "again": [str(setup_django()), str(setup_django(db))]}))
     """
     )
-    assert result["exists"] and result["db"].endswith(".sqlite3")
-    assert "demo_item" in result["tables"] and "demo_category" in result["tables"]
-    assert result["settings"] == "config.settings" and result["env_db"] == result["db"]
-    assert result["site_on_path"]
-    assert not Path(result["db"]).parent.exists(), "the temporary folder outlived the process"
 
 
-def test_a_second_call_returns_the_same_database():
-    result = run_python(
-        """
-    import json
-    from tutorial.django_setup import setup_django
-    first = setup_django()
-    print(json.dumps([str(first), str(setup_django()), str(setup_django(first))]))
-    """
-    )
-    assert len(set(result)) == 1
+def test_creates_a_migrated_sqlite_file_in_a_temp_folder_and_returns_its_path(fresh):
+    assert fresh["exists"] and fresh["db"].endswith(".sqlite3")
+    assert "demo_item" in fresh["tables"] and "demo_category" in fresh["tables"]
+    assert fresh["settings"] == "config.settings" and fresh["env_db"] == fresh["db"]
+    assert fresh["site_on_path"]
+    assert not Path(fresh["db"]).parent.exists(), "the temporary folder outlived the process"
 
 
-def test_another_database_after_setup_is_refused_with_the_reason():
-    result = run_python(
-        """
-    import json
-    from tutorial.django_setup import setup_django
-    setup_django()
-    try:
-        setup_django("/tmp/another.sqlite3")
-    except RuntimeError as error:
-        print(json.dumps(str(error)))
-    """
-    )
-    assert "only once per process" in result
+def test_a_second_call_returns_the_same_database(fresh):
+    assert fresh["again"] == [fresh["db"], fresh["db"]]
 
 
-def test_uses_the_file_it_is_given(tmp_path):
+def test_works_inside_a_running_event_loop_like_a_notebook(fresh):
+    assert fresh["count"] == 1
+
+
+def test_uses_the_file_it_is_given_and_refuses_another_after_it(tmp_path):
     db = tmp_path / "mine.sqlite3"
     result = run_python(
         TABLES
         + f"""
     import json
     from tutorial.django_setup import setup_django
-    print(json.dumps([str(setup_django({str(db)!r})), tables()]))
+    given = setup_django({str(db)!r})
+    try:
+        setup_django("/tmp/another.sqlite3")
+    except RuntimeError as error:
+        refused = str(error)
+    print(json.dumps([str(given), tables(), refused]))
     """
     )
     assert result[0] == str(db) and db.is_file()
     assert "demo_item" in result[1]
-
-
-def test_works_inside_a_running_event_loop_like_a_notebook():
-    result = run_python(
-        """
-    import asyncio, json
-    from tutorial.django_setup import setup_django
-
-    async def main():
-        setup_django()  # migrates in a thread: the ORM refuses sync work on a loop's thread
-        from demo.models import Item
-        await Item.objects.acreate(name="teapot")
-        return await Item.objects.acount()
-
-    print(json.dumps(asyncio.run(main())))
-    """
-    )
-    assert result == 1
+    assert "only once per process" in result[2]
 
 
 def test_settings_configured_for_another_project_are_refused():

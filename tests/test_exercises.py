@@ -1,9 +1,10 @@
 """Exercises: generated from solutions/, failing untouched with the learner's hint, and progress.
 
 The unit tests build tiny notebooks in a temp dir; the rest run over the real solutions/ and
-exercises/, one test per notebook so pytest-xdist spreads the kernels.
+exercises/, one test per notebook, whose untouched exercises run in two kernels, not sixteen.
 """
 
+import concurrent.futures
 import contextlib
 import importlib
 import pkgutil
@@ -240,18 +241,20 @@ def test_progress_reports_each_lesson_its_exercises_and_the_next_one(root, capsy
     (root / EXERCISE).unlink()
     before = {p: p.read_bytes() for p in (root / "exercises").iterdir()}
 
-    assert cli(["--root", str(root), "progress", "--timeout", "30", "--limit", "4"]) == 0
+    # --limit 1: the hung ones spin that long (wall and CPU); the others finish their cells in
+    # ~0.1 s (0.14 s at most on a 2-core machine at load 5), the kernel start not counted.
+    assert cli(["--root", str(root), "progress", "--timeout", "30", "--limit", "1"]) == 0
 
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert lines[0].startswith("Checking your exercise notebooks as they are saved on disk")
     assert lines[1:11] == [
         "95_sync       0 of 1 pass",
-        "  95_double   hung: still running after 4 s in the cell 'while True:', so it was stopped:"
+        "  95_double   hung: still running after 1 s in the cell 'while True:', so it was stopped:"
         " an endless loop?",
         "96_hung       0 of 1 pass",
-        "  96_double   hung: still running after 4 s in the cell 'import os', so it was stopped:"
-        " an endless loop?",  # 4 s: the limit; ipykernel's interrupt cannot stop `await spin()`
+        "  96_double   hung: still running after 1 s in the cell 'import os', so it was stopped:"
+        " an endless loop?",  # 1 s: the limit; ipykernel's interrupt cannot stop `await spin()`
         "97_untouched  0 of 1 pass",
         "  97_double   not started",
         "98_solved     1 of 1 pass",
@@ -522,13 +525,82 @@ def test_every_lesson_has_three_checked_exercises_and_lesson_00_two():
     assert not short, f"lessons with too few checked exercises: {short}"
 
 
-@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
-def test_untouched_exercise_fails_with_hint(path):
-    """Run the exercise `make exercises` makes (in memory), as a learner who changed nothing."""
-    untouched = exercises.make_exercise(nbs.read(path), path)
+# Every lesson's untouched exercise, run as `make exercises` writes it (in memory), as a learner
+# who changed nothing. Not sixteen kernels: one kernel runs each lesson's cells in turn, after a
+# cell that empties the namespace (no lesson sees another's names), so a kernel start (~0.4 s
+# CPU) and importing Django and the checks are paid once; and the lessons' `start_site()` get
+# one companion site (a start is ~0.45 s CPU), which their `site.stop()` leaves running for the
+# next. An untouched check fails before it measures the site. The set-up cells start and stop
+# sites of their own, in fresh kernels, in the solutions under nbval. A lesson that points the
+# kernel's Django at another database gets a kernel of its own: settings are configured once per
+# process.
+OWN_KERNEL = ("COMPANION_DB_URL",)
+EMPTY_NAMESPACE = (
+    "%reset -f\n"
+    "assert not get_ipython().run_line_magic('who_ls', ''), 'the last lesson left names behind'"
+)
+SHARE_A_SITE = """import tutorial.site
+
+
+def one_site(start_site):
+    site = start_site()
+    site.stop = lambda timeout=5.0: None  # a lesson's last cell
+    return lambda *args, **kwargs: site if not (args or kwargs) else start_site(*args, **kwargs)
+
+
+tutorial.site.start_site = one_site(tutorial.site.start_site)"""
+STOP_THE_SITE = """import tutorial.site
+
+site = tutorial.site.start_site()
+del site.stop
+site.stop()"""
+
+
+def kernel_groups(paths):
+    """[[the paths that share a kernel], [a path with a kernel of its own], ...]."""
+    own = [p for p in paths if any(word in p.read_text() for word in OWN_KERNEL)]
+    return [group for group in [[p for p in paths if p not in own], *([p] for p in own)] if group]
+
+
+def run_untouched(paths, cwd):
+    """{solution name: the executed cells of its untouched exercise}, all in one kernel."""
+    shared = len(paths) > 1
+    combined, spans = notebook(*([code(SHARE_A_SITE)] if shared else [])), {}
+    for path in paths:
+        combined.cells.append(code(EMPTY_NAMESPACE))
+        start = len(combined.cells)
+        combined.cells += exercises.make_exercise(nbs.read(path), path).cells
+        spans[path.name] = (start, len(combined.cells))
+    if shared:
+        combined.cells.append(code(STOP_THE_SITE))
+    executed = nbs.execute(combined, cwd=cwd, timeout=60).cells
+    ours = [(0, "sharing a site")] if shared else []
+    ours += [(start - 1, f"before {name}") for name, (start, _) in spans.items()]
+    ours += [(len(executed) - 1, "stopping the site")] if shared else []
+    for index, what in ours:
+        error = nbs.error_of(executed[index])
+        assert error is None, f"{what}: {error.ename}: {error.evalue}"
+    return {name: executed[start:end] for name, (start, end) in spans.items()}
+
+
+@pytest.fixture(scope="module")
+def untouched_runs():
+    """The kernels side by side: an untouched check fails before it times anything."""
     cwd = nbs.ROOT / "exercises"
-    executed = nbs.execute(untouched, cwd=cwd if cwd.is_dir() else path.parent, timeout=60)
-    for index, cell in enumerate(executed.cells):
+    cwd = cwd if cwd.is_dir() else SOLUTIONS[0].parent
+    groups = kernel_groups(SOLUTIONS)
+    runs = {}
+    with concurrent.futures.ThreadPoolExecutor(len(groups)) as pool:
+        for run in pool.map(run_untouched, groups, [cwd] * len(groups)):
+            runs |= run
+    return runs
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_untouched_exercise_fails_with_hint(path, untouched_runs):
+    cells = untouched_runs[path.name]
+    assert any("check" in nbs.tags(c) for c in cells), f"{path.name}: no check cell ran"
+    for index, cell in enumerate(cells):
         if cell.cell_type != "code":
             continue
         error = nbs.error_of(cell)

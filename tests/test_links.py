@@ -1,5 +1,6 @@
 """Site links for the learner's browser: through jupyter-server-proxy when the kernel runs under a
-Jupyter server that has it, plain 127.0.0.1 otherwise (tutorial/links.py)."""
+Jupyter server that has it, plain 127.0.0.1 otherwise (tutorial/links.py). That a link lesson 00
+shows opens through JupyterLab's proxy in a browser: tests/test_lab.py."""
 
 import json
 import os
@@ -7,7 +8,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.browser import SCREENSHOTS, Lab, launch_chromium, needs_chromium
 from tutorial import links
 from tutorial.site import Site
 
@@ -78,48 +78,3 @@ def test_the_site_handle_gives_browser_links_and_keeps_its_own_url(no_server, mo
     site = SimpleNamespace(url=SITE)
     assert Site.browser_url(site, "/live/") == "/user/bob/proxy/4321/live/"
     assert site.url == SITE  # what the kernel's own requests use
-
-
-@pytest.mark.browser
-@needs_chromium
-def test_the_live_page_link_in_notebook_00_opens_through_jupyterlabs_proxy(tmp_path):
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    notebook = "00_start_here.ipynb"
-    lab = Lab(tmp_path)
-    try:
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright, tmp_path)
-            page = browser.new_page()
-            page.goto(f"{lab.url}/lab/tree/notebooks/{notebook}?token={lab.token}")
-            page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
-            lab.wait_for_idle_kernel(notebook)
-            # Run up to the links, as a learner reading along would: the last cell stops the site.
-            page.locator(".jp-Cell", has_text="Your first request, the familiar way").first.click()
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Above Selected Cell").click()
-            link = page.locator(".jp-OutputArea-output a", has_text="/live/").first
-            link.wait_for(timeout=60_000)
-            href = link.get_attribute("href")
-            assert href.startswith("/proxy/") and href.endswith("/live/"), href
-            with browser.expect_page() as opened:
-                link.click()
-            live = opened.value
-            live.wait_for_load_state()
-            assert live.url.startswith(f"{lab.url}/proxy/"), live.url
-            # 'live' appears once the page's event stream flows, through the proxy as well.
-            live.wait_for_function(
-                "document.getElementById('status').textContent === 'live'", timeout=15_000
-            )
-            SCREENSHOTS.mkdir(exist_ok=True)
-            live.screenshot(path=SCREENSHOTS / "live-through-jupyter-proxy.png")
-            # The WebSocket room page: its socket goes through the proxy too.
-            live.goto(live.url.removesuffix("/live/") + "/room/lobby/")
-            live.wait_for_function(
-                "document.getElementById('status').textContent === 'connected'", timeout=15_000
-            )
-            live.locator("#text").fill("through the proxy")
-            live.locator("#send button").click()
-            live.locator("#log", has_text="through the proxy").wait_for(timeout=10_000)
-            browser.close()
-    finally:
-        lab.stop()

@@ -1,5 +1,6 @@
 """The no-orphans promise with a real Jupyter kernel: restart it, or SIGKILL it, and the site goes
-— and so does a PostgreSQL cluster, backends and temp folder included."""
+— and so does a PostgreSQL cluster, backends and temp folder included. One kernel per way to end
+it runs both: each has its own supervisor, so neither can take the other down with it."""
 
 import json
 import os
@@ -11,12 +12,14 @@ from jupyter_client.manager import start_new_kernel
 
 from tests.test_site_lifecycle import wait_gone
 
-START_SITE = (
-    "from tutorial.site import start_site\nsite = start_site()\nprint(json.dumps(site.pids()))"
-)
-START_POSTGRES = (
-    "from tutorial.postgres import start_postgres\npg = start_postgres()\nconnection = pg.connect()\n"
-    "print(json.dumps({'pids': pg.pids(), 'workdir': str(pg.workdir)}))"
+START_BOTH = (
+    "import json\n"
+    "from tutorial.postgres import start_postgres\n"
+    "from tutorial.site import start_site\n"
+    "site = start_site()\n"
+    "pg = start_postgres()\n"
+    "connection = pg.connect()\n"
+    "print(json.dumps({'site': site.pids(), 'postgres': pg.pids(), 'workdir': str(pg.workdir)}))"
 )
 
 
@@ -28,29 +31,15 @@ def kernel():
     manager.shutdown_kernel(now=True)
 
 
-def site_pids_in(client, code=START_SITE):
+def started_in(client):
     outputs = []
     reply = client.execute_interactive(
-        "import json\n" + code,
+        START_BOTH,
         timeout=30,
         output_hook=lambda msg: outputs.append(msg["content"].get("text", "")),
     )
     assert reply["content"]["status"] == "ok", reply["content"]
     return json.loads("".join(outputs))
-
-
-def test_server_dies_when_the_kernel_restarts(kernel):
-    manager, client = kernel
-    pids = site_pids_in(client)
-    manager.restart_kernel(now=True)
-    assert wait_gone(pids, 5), "server outlived a kernel restart"
-
-
-def test_server_dies_when_the_kernel_is_killed(kernel):
-    manager, client = kernel
-    pids = site_pids_in(client)
-    manager.signal_kernel(signal.SIGKILL)
-    assert wait_gone(pids, 2), "server outlived a SIGKILLed kernel"
 
 
 def wait_removed(folder, seconds):
@@ -61,12 +50,15 @@ def wait_removed(folder, seconds):
 
 
 @pytest.mark.parametrize("how", ["restart", "sigkill"])
-def test_postgres_dies_with_its_kernel(kernel, how):
+def test_the_site_and_postgres_die_with_their_kernel(kernel, how):
     manager, client = kernel
-    started = site_pids_in(client, START_POSTGRES)
+    started = started_in(client)
     if how == "restart":
         manager.restart_kernel(now=True)
     else:
         manager.signal_kernel(signal.SIGKILL)
-    assert wait_gone(started["pids"], 2), f"postgres outlived a kernel {how}"
+    assert wait_gone(started["site"], 5 if how == "restart" else 2), (
+        f"the server outlived a kernel {how}"
+    )
+    assert wait_gone(started["postgres"], 2), f"postgres outlived a kernel {how}"
     assert wait_removed(started["workdir"], 2), f"its temp folder outlived a kernel {how}"

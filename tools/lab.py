@@ -9,6 +9,7 @@ import argparse
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,9 +23,22 @@ LOG = ROOT / ".lab.log"
 JUPYTER_CONFIG = ROOT / "tools" / "jupyter_config"
 
 
+# `python -m jupyterlab`, with two changes:
+# - minus ~1 s of start-up: jupyter-events' jsonschema would import rfc3987_syntax, which builds
+#   three Earley parsers for an IRI format check Lab never needs;
+# - Ctrl-C stops it as SIGTERM does: without a terminal on stdin, Jupyter takes SIGINT as a plain
+#   KeyboardInterrupt and exits without its clean-up (kernels left to notice, jpserver-*.json and
+#   kernel files left in Jupyter's runtime folder).
+_START_LAB = (
+    "import signal, sys; sys.modules.setdefault('rfc3987_syntax', None); "
+    "signal.signal(signal.SIGINT, lambda *_: signal.raise_signal(signal.SIGTERM)); "
+    "from jupyterlab.labapp import main; sys.exit(main())"
+)
+
+
 def lab_command(port, *, root_dir=ROOT, notebook=FIRST_NOTEBOOK, token=None, open_browser=True):
     """The jupyter lab command line. `token=None` keeps Jupyter's generated token."""
-    command = [sys.executable, "-m", "jupyterlab", notebook, "--ip", "127.0.0.1"]
+    command = [sys.executable, "-c", _START_LAB, notebook, "--ip", "127.0.0.1"]
     command += ["--port", str(port), f"--ServerApp.root_dir={root_dir}"]
     command += [] if open_browser else ["--no-browser"]
     command += [f"--IdentityProvider.token={token}"] if token else []
@@ -62,6 +76,21 @@ def wait_until_up(process, port, token, timeout=90):
     return False
 
 
+def port_is_free(port):
+    """Bind it as Jupyter will (SO_REUSEADDR: a port a stopped server left in TIME_WAIT is free)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def busy(port):
+    return f"Port {port} is busy: `make lab LAB_PORT=8899`."
+
+
 def _tail(path, lines=15):
     text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
     return "\n".join(text.splitlines()[-lines:])
@@ -81,6 +110,9 @@ def main(argv=None):
     # port_retries=0: a busy port is an error to report, not a silently different URL.
     command += ["--ServerApp.port_retries=0"]
     log_path = args.log
+    if not port_is_free(args.port):  # said at once, not after Jupyter's seconds of start-up
+        print(busy(args.port))
+        return 1
     print(f"Starting JupyterLab (its log: {log_path.name}) …", flush=True)
     with log_path.open("w", encoding="utf-8") as log:
         # stdin not a terminal: Ctrl-C stops Jupyter at once instead of asking in the log.
@@ -92,8 +124,8 @@ def main(argv=None):
                 process.terminate()
                 process.wait(10)
                 print(f"JupyterLab did not start. The end of {log_path}:\n{_tail(log_path)}")
-                if "is not available" in _tail(log_path):
-                    print(f"Port {args.port} is busy: `make lab LAB_PORT=8899`.")
+                if "is not available" in _tail(log_path):  # taken since the check above
+                    print(busy(args.port))
                 return 1
             print("Open this in your browser (Ctrl-C here stops JupyterLab):")
             print(lesson_url(args.port, token), flush=True)

@@ -10,6 +10,7 @@ it again and you get the same database back; ask for a different one and it says
 """
 
 import os
+import shutil
 import sys
 import threading
 from pathlib import Path
@@ -56,9 +57,25 @@ def setup_django(db=None):
     import django
 
     django.setup()
-    _run_in_a_thread(_migrate)
+    _bring_up_to_date(path)
     _db_path = path
     return path
+
+
+def _bring_up_to_date(path):
+    """Migrate the database, unless it is a new SQLite file: that becomes a copy of the migrated
+    template start_site() copies too (half the CPU of migrating, in every kernel calling this).
+    An existing file may hold someone's data: it is migrated, never replaced."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    new_sqlite_file = database["ENGINE"].endswith("sqlite3") and not path.exists()
+    if new_sqlite_file and Path(database["NAME"]) == path:
+        from tutorial.site import _sqlite_template  # made once per checkout, under .cache/
+
+        shutil.copyfile(_sqlite_template(), path)
+    else:
+        _run_in_a_thread(_migrate)
 
 
 def _configured_elsewhere(settings, wanted):

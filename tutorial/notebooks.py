@@ -6,9 +6,16 @@ so the JSON is always nbformat's and a file is only touched when its text change
 
 import copy
 import re
+import sys
 from pathlib import Path
 
-import nbformat
+# nbformat imports jsonschema, whose optional "iri" format check imports rfc3987_syntax, which
+# builds an Earley parser as it is imported: ~1.4 s CPU in each process that reads a notebook
+# (every `python -m tutorial progress`). No notebook schema checks a format: it stays out.
+# (pytest loads tests/quick_imports.py, which imports this module, before nbval imports nbformat.)
+sys.modules.setdefault("rfc3987_syntax", None)
+
+import nbformat  # noqa: E402 (after the line above)
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("notebooks", "solutions", "exercises")
@@ -182,11 +189,13 @@ def execute(nb, cwd, timeout=60, limit=None, stderr=None):
     """Run `nb` (a copy) headless in a python3 kernel of this interpreter; return the copy.
 
     Errors do not stop the run (allow_errors): the caller reads each cell's outputs. A cell
-    that runs longer than `timeout` is interrupted; a notebook still running after `limit`
-    seconds in all (code the interrupt cannot stop) has its kernel killed and raises
-    NotebookStopped, as does a kernel that dies (ipykernel 7 dies when interrupted in an endless
-    loop under a top-level await). The kernel's own stderr goes to `stderr` (a file), else
-    nowhere; a kernel that dies before the first cell runs raises KernelDidNotStart.
+    that runs longer than `timeout` is interrupted; a notebook whose cells still run `limit`
+    seconds after the first one started (code the interrupt cannot stop) has its kernel killed
+    and raises NotebookStopped, as does a kernel that dies (ipykernel 7 dies when interrupted in
+    an endless loop under a top-level await). The kernel's start does not count against `limit`:
+    on a busy machine a slow start is no endless loop (nbclient gives it its own time-out). The
+    kernel's own stderr goes to `stderr` (a file), else nowhere; a kernel that dies before the
+    first cell runs raises KernelDidNotStart.
     """
     import asyncio
     import subprocess
@@ -219,6 +228,8 @@ async def _execute(nb, cwd, timeout, limit, stderr):
     running = []  # (index, start time) of the cells that started, the last one still running
 
     def started(cell, cell_index):
+        if not running and limit is not None:  # the clock starts with the first cell
+            deadline.reschedule(asyncio.get_running_loop().time() + limit)
         running.append((cell_index, time.monotonic()))
 
     def stopped():
@@ -230,7 +241,7 @@ async def _execute(nb, cwd, timeout, limit, stderr):
             return NotebookStopped(nb, index, timeout, hung=True)
         return NotebookStopped(nb, index, time.monotonic() - since, hung=False)
 
-    deadline = asyncio.timeout(limit)
+    deadline = asyncio.timeout(None)  # set when the first cell starts
     client = NotebookClient(
         nb,
         km=manager,

@@ -4,9 +4,10 @@ Each exercises/NN_name_exercises.ipynb runs in a fresh kernel, in memory, as it 
 your files are never written (save in JupyterLab first). The verdict of each exercise comes from
 its check cell (tagged `check`): a `✓` line means passed, an ExerciseFailed whose hint opens with
 "Not started" means not started, any other error means failed, with the first line of what it
-said. A notebook still running after its wall-clock limit has its kernel killed: its remaining
-checks are "hung". A kernel that dies before the first cell is started once more; if it dies
-again its checks "could not run — try again", and its stderr is kept in .progress/NN_name.log.
+said. A notebook still running its wall-clock limit after its first cell started has its kernel
+killed: its remaining checks are "hung". A kernel that dies before the first cell is started
+once more; if it dies again its checks "could not run — try again", and its stderr is kept in
+.progress/NN_name.log.
 """
 
 import sys

@@ -1,5 +1,8 @@
 """An httpx transport for checks: it counts what the learner's code sent through the client."""
 
+import contextlib
+import json
+
 import httpx
 
 
@@ -10,15 +13,25 @@ class CountingTransport(httpx.AsyncBaseTransport):
     def __init__(self):
         self._inner = httpx.AsyncHTTPTransport()
         self.sent = self.in_flight = self.most_in_flight = 0
+        self.requests = []  # (method, path) of each, in the order they were sent
+        self.bodies = []  # the JSON body of each response, as the server sent it
 
     async def handle_async_request(self, request):
         self.sent += 1
+        self.requests.append((request.method, request.url.path))
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
-            return await self._inner.handle_async_request(request)
+            response = await self._inner.handle_async_request(request)
+            await response.aread()  # small JSON bodies: read here, so the check sees them too
+            self._keep(response.content)
+            return response
         finally:
             self.in_flight -= 1
+
+    def _keep(self, content):
+        with contextlib.suppress(ValueError):  # not JSON: nothing a check compares
+            self.bodies.append(json.loads(content))
 
     async def aclose(self):
         await self._inner.aclose()

@@ -353,6 +353,10 @@ def _learner_line(frame):
         filename = frame.f_code.co_filename
         if filename.endswith(_ONE_OFF_SET_UP):
             return ""  # building a TLS context (httpx.AsyncClient()): a one-off cost, not a stall
+        if filename.endswith(_LOOP_ITSELF):
+            # The loop's own machinery (waiting in select, or between callbacks): what lies
+            # outside it is whoever started the loop (asyncio.run in a script), not code it runs.
+            return ""
         if not _is_library(filename):
             return line_of(filename, frame.f_lineno)
         frame = frame.f_back
@@ -362,6 +366,7 @@ def _learner_line(frame):
 # Loading the CA bundle takes ~0.1 s when an HTTP client is made, more on a busy machine; a
 # right answer that makes its own client must not be told it blocked the loop for that.
 _ONE_OFF_SET_UP = (f"{os.sep}ssl.py", f"{os.sep}httpx{os.sep}_config.py")
+_LOOP_ITSELF = (f"{os.sep}asyncio{os.sep}base_events.py",)
 
 
 def _fail_if_blocked(fn, watch, started):

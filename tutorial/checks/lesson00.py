@@ -60,6 +60,12 @@ def _judge_method(transport, result, count):
             "given: send them with `await client.get(url)`, not another HTTP client.",
             kind="wrong_client",
         )
+    if any(body not in transport.bodies for body in result):
+        fail(
+            "Some bodies you returned are not ones the server sent through the client: "
+            "return response.json() of each response, not a dict you made up.",
+            kind="wrong_method",
+        )
     at_once = max_overlap([(i, body["started"], body["ended"]) for i, body in enumerate(result)])
     if at_once < count:
         fail(

@@ -13,15 +13,27 @@ from .learner import call_async
 # How long we wait for their function past what it should take before calling it stuck (a
 # guard, not a measurement: a right answer returns right away).
 GRACE = 3.0
+# A cancelled job takes this long to stop (it closes what it opened), so an answer that calls
+# cancel() and returns without waiting leaves it running — far longer than a few loop turns.
+STOPPING_SECONDS = 0.15
 
 
 def make_jobs(timeline, specs):
-    """Zero-argument coroutine functions that sleep, record their span, then return or raise."""
+    """Zero-argument coroutine functions that sleep, record their span, then return or raise.
+
+    Cancelled, a job notes its label in `timeline.stopping` and takes STOPPING_SECONDS to stop.
+    """
+    timeline.stopping = []
 
     def job(label, seconds, outcome):
         async def run():
             with timeline.span(label):
-                await asyncio.sleep(seconds)
+                try:
+                    await asyncio.sleep(seconds)
+                except asyncio.CancelledError:
+                    timeline.stopping.append(label)
+                    await asyncio.sleep(STOPPING_SECONDS)
+                    raise
                 if isinstance(outcome, BaseException):
                     raise outcome
             return outcome
@@ -124,6 +136,12 @@ async def _check_deadline(run_all_within):
             )
         await _let_cancellations_land()
         if timeline.running:
+            if set(timeline.running) <= set(timeline.stopping):
+                fail(
+                    f"It raised TimeoutError while {timeline.running} were still stopping: "
+                    "cancel() only asks a task to stop. Wait until they have stopped (a "
+                    "TaskGroup does) before you raise.",
+                )
             fail(
                 f"It raised TimeoutError, but left {timeline.running} running: "
                 "cancel the jobs that did not finish.",

@@ -3,6 +3,7 @@
 import ast
 import asyncio
 import random
+import threading
 import time
 
 import httpx
@@ -38,10 +39,22 @@ def _spin(seconds):
 
 
 def make_work(timeline):
+    """work(item) for the learner; `timeline.back_to_back` counts the pieces that ran on the
+    loop's thread right after another one, the loop not having had a turn in between."""
+    loop, loop_thread = asyncio.get_running_loop(), threading.get_ident()
+    timeline.back_to_back = 0
+    turn_pending = []  # non-empty from the end of a piece on the loop until the loop's next turn
+
     def work(item):
         """CPU-bound: busy for CRUNCH_SECONDS, then return item * item."""
+        on_the_loop = threading.get_ident() == loop_thread
+        if on_the_loop and turn_pending:
+            timeline.back_to_back += 1
         with timeline.span(f"work({item})"):
             _spin(CRUNCH_SECONDS)
+        if on_the_loop and not turn_pending:
+            turn_pending.append(True)
+            loop.call_soon(turn_pending.clear)  # runs at the loop's next turn, not before
         return item * item
 
     return work
@@ -92,6 +105,11 @@ async def crunch_all(crunch_all):
     result = await call_async(crunch_all, make_work(timeline), list(CRUNCH_ITEMS))
     _check_in_order(result, [item * item for item in CRUNCH_ITEMS], "work's results")
     _check_each_called_once(timeline, "work", CRUNCH_ITEMS)
+    if timeline.back_to_back:
+        fail(
+            f"{timeline.back_to_back} times, a piece of work started right after another one, "
+            "with no turn for the loop in between: give it one after every work(item)."
+        )
 
 
 @exercise(
@@ -149,6 +167,14 @@ def _parse_place(result):
     return where.strip(), int(line)
 
 
+def _read_the_report_after(requests, path):
+    """Whether the answer's own requests GET /watchdog/report/ after they GET `path`."""
+    sent = [request for request in requests if request[0] == "GET"]
+    if ("GET", path) not in sent:
+        return False
+    return ("GET", "/watchdog/report/") in sent[sent.index(("GET", path)) :]
+
+
 async def _quiet_watchdog(client):
     """Start a watchdog that ends at once: it replaces one left running by an earlier try, so
     only a watchdog that the answer itself starts can see the stall."""
@@ -201,6 +227,12 @@ async def _find_one(find_blocking_line, site, path):
             f"The server's watchdog saw no stall while your answer ran (it sent "
             f"{transport.sent} requests): start it with POST /watchdog/start/ before you request "
             "the path, through the client you were given, and read /watchdog/report/ after.",
+            kind="wrong_method",
+        )
+    if not _read_the_report_after(transport.requests, path):
+        fail(
+            f"The watchdog saw the stall, but your answer never read GET /watchdog/report/ "
+            f"after requesting {path}: the line must come from what the watchdog saw.",
             kind="wrong_method",
         )
     stack = stalls[0]["stack"]

@@ -11,13 +11,14 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from ..cpu import expected_sum_of_squares, rounds_for, traced_sum_of_squares
 from ..timing import max_overlap
 from .core import ExerciseFailed, exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
-from .learner import call_async
+from .learner import BLOCKED_AFTER, call_async
 
 # Long enough that running it on the loop trips the blocked-loop detector (0.25 s) by far.
 WORK_SECONDS = 0.6
@@ -76,12 +77,17 @@ async def offloaded_sum_of_squares(offloaded_sum_of_squares):
 
 _request_id = contextvars.ContextVar("request_id", default=None)
 
+# fn takes this long, as blocking work does: an answer that waits for it on the loop's thread
+# (executor.submit(...).result()) holds the loop past the blocked-loop limit.
+JOB_SECONDS = BLOCKED_AFTER + 0.1
+
 
 def _job(value_to_leave):
     """What the learner's function runs: reports the request id it sees, and sets another one
     (as a sync library might) to see whether that leaks into the pool thread's next job."""
     seen = _request_id.get()
     _request_id.set(value_to_leave)
+    time.sleep(JOB_SECONDS)
     return {"seen": seen, "thread": threading.current_thread().name}
 
 
@@ -103,6 +109,15 @@ async def in_context(in_context):
         try:
             leave = f"left-by-job-{secrets.token_hex(3)}"
             result = await call_async(in_context, executor, functools.partial(_job, leave))
+        except ExerciseFailed as error:
+            if error.kind == "blocked":
+                fail(
+                    "fn ran, but the event loop waited for it, held: `.result()` on the "
+                    "executor's future blocks the loop's thread. Await "
+                    "loop.run_in_executor(executor, ...) instead.",
+                    kind="blocked",
+                )
+            raise
         finally:
             _request_id.reset(token)
         if not isinstance(result, dict) or "seen" not in result:
@@ -130,6 +145,26 @@ async def in_context(in_context):
 # in_processes: a process pool with an importable function -----------------------------------
 
 
+class _Ticks:
+    """A task that notes the time (time.time(), the clock of the work's records) at every turn it
+    gets on the loop: a loop that stood still while the workers computed has no tick then."""
+
+    def __init__(self):
+        self.times = []
+        self._task = asyncio.create_task(self._tick())
+
+    async def _tick(self):
+        while True:
+            self.times.append(time.time())
+            await asyncio.sleep(0.01)
+
+    def between(self, start, end):
+        return any(start < moment < end for moment in self.times)
+
+    def stop(self):
+        self._task.cancel()
+
+
 @exercise(
     "03",
     "in_processes",
@@ -144,10 +179,12 @@ async def in_processes(in_processes):
     """Check that in_processes(work, numbers) returns [work(n) for n in numbers], the calls running at the same time in worker processes."""
     base = rounds_for(0.2)
     numbers = [base + random.randint(0, 1000) for _ in range(3)]
+    ticks = _Ticks()
     with _Traced() as traced:
         try:
-            # Blocking is judged below by the process that ran the work: threads computing
-            # next to the loop can make its heartbeat late on a busy machine without it being held.
+            # Blocking is judged below by the process that ran the work and by the ticks the
+            # loop made meanwhile: threads computing next to the loop can make its heartbeat late
+            # on a busy machine without it being held.
             result = await call_async(
                 in_processes, traced.work, numbers, timeout=30, allow_blocking=True
             )
@@ -161,6 +198,8 @@ async def in_processes(in_processes):
                     kind="not_importable",
                 )
             raise
+        finally:
+            ticks.stop()
         runs = traced.runs()
     if not runs:
         fail("work() never ran: run work(n) in the pool for each n.", kind="wrong_method")
@@ -173,6 +212,13 @@ async def in_processes(in_processes):
             "work ran in this process (threads, or the loop): one GIL, one core at a time. "
             "Run it in a ProcessPoolExecutor.",
             kind="wrong_method",
+        )
+    if not ticks.between(min(run["started"] for run in runs), max(run["ended"] for run in runs)):
+        fail(
+            "The work ran in worker processes, but the event loop stood still until all of it "
+            "was done: pool.map or future.result() waits on the loop's thread. Await "
+            "loop.run_in_executor(pool, work, n) instead.",
+            kind="blocked",
         )
     spans = [(run["n"], run["started"], run["ended"]) for run in runs]
     if max_overlap(spans) < 2:

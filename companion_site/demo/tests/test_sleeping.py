@@ -54,8 +54,14 @@ class SleepingViewTests(SimpleTestCase):
             self.assertEqual(body, {"hello": kind})
 
 
-@override_settings(MARKER_DIR=Path(tempfile.mkdtemp(prefix="markers-")))
 class ClientLeavesTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        folder = tempfile.TemporaryDirectory(prefix="markers-")  # gone after the class
+        cls.addClassCleanup(folder.cleanup)
+        cls.enterClassContext(override_settings(MARKER_DIR=Path(folder.name)))
+
     async def test_a_finished_view_marks_finished(self):
         for url, name in [("/async/cancellable/", "a1"), ("/sync/uncancellable/", "s1")]:
             with self.subTest(url=url):

@@ -206,14 +206,36 @@ def test_a_site_that_answers_500_fails_with_its_log_instead_of_waiting():
 def test_only_one_uvicorn_is_forked_and_only_when_asked(monkeypatch):
     from tutorial.site import _can_preload
 
-    monkeypatch.setenv(PRELOAD_VAR, "1")  # tests/conftest.py sets it for the tests
+    monkeypatch.delenv(PRELOAD_VAR, raising=False)  # the default: preloaded
     assert _can_preload("uvicorn", 1, None)
     assert _can_preload("uvicorn", 1, {"PYTHONPATH": "x", "COMPANION_LEAN_MIDDLEWARE": "1"})
     assert not _can_preload("uvicorn", 2, None)  # uvicorn's own multiprocess supervisor
     assert not _can_preload("daphne", 1, None)
     assert not _can_preload("uvicorn", 1, {"PYTHONASYNCIODEBUG": "1"})  # read at startup
-    monkeypatch.delenv(PRELOAD_VAR)  # lessons, benchmarks, scripts: a fresh server
+    monkeypatch.setenv(PRELOAD_VAR, "0")  # every start a new interpreter
     assert not _can_preload("uvicorn", 1, None)
+
+
+def test_a_forked_site_has_a_fresh_supervisor_and_fresh_true_forks_nothing(monkeypatch):
+    # The fork's supervisor execs a new `tutorial.serve --adopt`: it must not carry the preload
+    # server's Django in its memory, or a lesson summing the site's RSS would count it.
+    import psutil
+
+    from tutorial.preload import ForkedSupervisor
+
+    monkeypatch.delenv(PRELOAD_VAR, raising=False)
+    with start_site() as forked, start_site(fresh=True) as fresh:
+        assert isinstance(forked._process, ForkedSupervisor)
+        assert not isinstance(fresh._process, ForkedSupervisor)
+        supervisors = {
+            name: psutil.Process(site.pids()[0])
+            for name, site in (("forked", forked), ("fresh", fresh))
+        }
+        assert "--adopt" in supervisors["forked"].cmdline()
+        rss = {name: process.memory_info().rss for name, process in supervisors.items()}
+        assert rss["forked"] < 1.5 * rss["fresh"], rss
+        for site in (forked, fresh):
+            assert httpx.get(site.url + "/health/").status_code == 200
 
 
 def test_a_killed_preload_server_loses_no_site(monkeypatch):

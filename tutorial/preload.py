@@ -344,10 +344,10 @@ def _supervise(request, fds):
     os.chdir(request["cwd"])
     from tutorial import serve
 
-    serve.main(argv, spawn=_fork_command)
+    serve.main(argv, spawn=_fork_command_then_exec(argv))
 
 
-class _ForkedChild:
+class ForkedChild:
     """What tutorial.serve uses of a Popen, for a command forked from the supervisor."""
 
     def __init__(self, pid):
@@ -378,6 +378,25 @@ class _ForkedChild:
         self.send_signal(signal.SIGKILL)
 
 
+def _fork_command_then_exec(argv):
+    """The supervisor's Popen: fork the command, then replace this fork (a copy of the preload
+    server, Django and all: ~60 MB of RSS, pages it shares) by a fresh `python -m tutorial.serve
+    --adopt PID`. The command stays its child, so the lifecycle is the one every service has,
+    and the supervisor weighs what an exec'ed one weighs (a lesson sums the site's memory)."""
+
+    def spawn(command, **options):
+        child = _fork_command(command, **options)
+        if not isinstance(child, ForkedChild):
+            return child  # not a `python -m` command: started by Popen, supervised here
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        fresh = [sys.executable, "-m", "tutorial.serve", "--adopt", str(child.pid), *argv]
+        os.execve(sys.executable, fresh, dict(os.environ))
+
+    return spawn
+
+
 def _fork_command(command, *, cwd, pass_fds, **_):
     """tutorial.serve's Popen for `python -m MODULE ...`: the module runs in a fork of this
     process, where the preloaded libraries are already imported."""
@@ -385,7 +404,7 @@ def _fork_command(command, *, cwd, pass_fds, **_):
         return subprocess.Popen(command, cwd=cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL)
     pid = os.fork()
     if pid:
-        return _ForkedChild(pid)
+        return ForkedChild(pid)
     _exit_with(lambda: _run_module(command, cwd, pass_fds))
 
 

@@ -93,6 +93,7 @@ def main(argv=None, spawn=subprocess.Popen):
     parser.add_argument("--cwd", help="working folder of the command")
     parser.add_argument("--user", help="run the command as this user (PostgreSQL refuses root)")
     parser.add_argument("--stop-signal", type=int, default=int(signal.SIGTERM))
+    parser.add_argument("--adopt", type=int, help="supervise this running child (tutorial.preload)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -103,6 +104,10 @@ def main(argv=None, spawn=subprocess.Popen):
 
         entry = pwd.getpwnam(args.user)
         as_user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    if args.adopt:  # forked by tutorial.preload, which then exec'ed this fresh supervisor
+        from tutorial.preload import ForkedChild
+
+        spawn = lambda *_, **__: ForkedChild(args.adopt)  # noqa: E731
     try:
         child = spawn(command, cwd=args.cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL, **as_user)
     except (OSError, subprocess.SubprocessError) as error:

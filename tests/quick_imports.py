@@ -14,6 +14,10 @@ tmp_path makes its folders under the temp folder. Creating a file on a disk cost
 go, a run on Linux puts them in /dev/shm (tmpfs) when it is there, writable and roomy. The
 leftover guard (conftest.py) looks in that same temp folder.
 
+Plugins. anyio's pytest plugin (installed with httpx's anyio) runs no test here (no test is
+marked anyio) and costs ~0.25 s of CPU per process to import: it is left out, as -p no:anyio
+would (a test marked anyio would then fail: "async def functions are not natively supported").
+
 Notebooks. tutorial.notebooks keeps jsonschema from importing rfc3987_syntax (~1 s of parser
 building in every pytest worker, for an "iri" format check notebook validation never asks
 for): importing it here, first, does that for the whole test run.
@@ -58,5 +62,11 @@ def _temp_in_memory():
 
 _cache_bytecode()
 _temp_in_memory()
+
+
+def pytest_addhooks(pluginmanager):
+    """Called as this plugin registers: before pytest loads the installed plugins."""
+    pluginmanager.set_blocked("anyio")
+
 
 import tutorial.notebooks  # noqa: E402, F401 (imported for what it does before nbformat)

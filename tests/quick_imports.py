@@ -10,9 +10,10 @@ bytecode as Python does by default (__pycache__ is git-ignored); its processes i
 Temp folders in memory. Each service (a companion site, a PostgreSQL cluster), kernel and
 tmp_path makes its folders under the temp folder. Creating a file on a disk costs system CPU
 (~0.6 ms here, on ext4; on tmpfs ~0.01 ms), and a cluster copies a data folder of ~970 files:
-~0.6 s of CPU per cluster on /tmp, ~0.1 s on /dev/shm. So unless TMPDIR says where temp files
-go, a run on Linux puts them in /dev/shm (tmpfs) when it is there, writable and roomy. The
-leftover guard (conftest.py) looks in that same temp folder.
+0.7 s of system CPU per cluster on /tmp, 0.08 s on /dev/shm. So unless TMPDIR says where temp
+files go, a run on Linux puts them in /dev/shm (tmpfs) when it is there, writable and roomy.
+The leftover guard (conftest.py) looks in that same temp folder. (A folder left there by a run
+that was itself SIGKILLed goes with `TMPDIR=/dev/shm make kill-servers`, or at reboot.)
 
 Plugins. anyio's pytest plugin (installed with httpx's anyio) runs no test here (no test is
 marked anyio) and costs ~0.25 s of CPU per process to import: it is left out, as -p no:anyio

@@ -216,7 +216,7 @@ async def _probe(url):
 
 def measure(config, n, *, settle=3.0):
     """One HeldResult: `n` connections held by a fresh server of `config`."""
-    site = start_site(config.server, **config.site)
+    site = start_site(config.server, fresh=True, **config.site)
     try:
         return measure_on(site, config, n, settle=settle)
     finally:

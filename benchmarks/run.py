@@ -114,7 +114,7 @@ def measure(site, config, concurrency, *, options, generator, sampling=None):
 
 def measure_ceiling(options, generator):
     """Requests/s the generator reaches against the Starlette peer's trivial /hello/."""
-    with start_site("uvicorn", app=configs.PEER_APP) as site:
+    with start_site("uvicorn", app=configs.PEER_APP, fresh=True) as site:
         outcome = generator(site.url + "/hello/", concurrency=CEILING_CONCURRENCY,
                             duration=options.duration, max_requests=loadgen.MAX_REQUESTS,
                             timeout=options.timeout, grace=options.grace,
@@ -162,7 +162,7 @@ def run_configuration(config, levels, *, options, generator, bar, failures, samp
     try:
         for concurrency in levels:
             if site is None:
-                site = start_site(config.server, **config.site)
+                site = start_site(config.server, fresh=True, **config.site)
                 warm_up(site, config)
             result = measure(site, config, concurrency, options=options, generator=generator,
                              sampling=sampling)  # fmt: skip

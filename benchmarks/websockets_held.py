@@ -176,7 +176,10 @@ async def on_the_postgres_layer(clients, broadcasts, settle):
     from tutorial.postgres import start_postgres
 
     layer = {"COMPANION_CHANNEL_LAYER": "postgres"}
-    with start_postgres() as pg, start_site(database="postgres", postgres=pg, env=layer) as site:
+    with (
+        start_postgres() as pg,
+        start_site(database="postgres", postgres=pg, env=layer, fresh=True) as site,
+    ):
         result = await held_websockets(site, clients, broadcasts, settle, compression=None)
         log = site.logs(100_000)
     assert "Traceback" not in log, "the server on the PostgreSQL layer logged a traceback"
@@ -188,7 +191,7 @@ async def main(clients, broadcasts, settle=1.0, postgres_layer=False):
     if limit < 2 * clients + 64:
         raise SystemExit(f"open-files limit {limit} is too low for {clients} clients")
     load = os.getloadavg()[0]  # other work on the machine: times move with it, counts do not
-    with start_site() as site:
+    with start_site(fresh=True) as site:
         websockets_result = await held_websockets(site, clients, broadcasts, settle)
         uncompressed = await held_websockets(site, clients, broadcasts, settle, compression=None)
         sse_result = await held_streams(site, clients, settle)

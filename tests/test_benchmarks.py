@@ -269,31 +269,33 @@ def test_unknown_configuration_names_the_known_ones():
 # --- against real servers --------------------------------------------------------------------
 
 
-def test_the_starlette_peer_starts_through_start_site_and_answers():
+@pytest.fixture(scope="module")
+def peer():
+    """The starlette peer, started through start_site once for the tests below (a start is
+    ~0.45 s CPU): each sends its own requests and reads only their answers."""
     with start_site("uvicorn", app=configs.PEER_APP) as site:
-        raw = asyncio.run(
-            loadgen.drive(
-                site.url + "/sleep/?delay=0.01", concurrency=3, duration=0.3, max_requests=9
-            )
-        )
-        bad = asyncio.run(
-            loadgen.drive(
-                site.url + "/sleep/?delay=nope", concurrency=1, duration=0.2, max_requests=1
-            )
-        )
+        yield site
+
+
+def test_the_starlette_peer_starts_through_start_site_and_answers(peer):
+    raw = asyncio.run(
+        loadgen.drive(peer.url + "/sleep/?delay=0.01", concurrency=3, duration=0.3, max_requests=9)
+    )
+    bad = asyncio.run(
+        loadgen.drive(peer.url + "/sleep/?delay=nope", concurrency=1, duration=0.2, max_requests=1)
+    )
     assert len(raw["latencies"]) == 9 and raw["errors"] == 0
     assert bad["error_kinds"] == {"HTTP 400": 1}
 
 
 @needs_wrk
-def test_wrk_drives_a_real_server_within_its_budget_and_its_report_is_read():
-    with start_site("uvicorn", app=configs.PEER_APP) as site:
-        url = site.url + "/sleep/?delay=0.01"
-        capped = loadgen.run_wrk(url, concurrency=4, duration=1, max_requests=20)
-        free = loadgen.run_wrk(url, concurrency=4, duration=1, max_requests=100_000)
-        bad = loadgen.run_wrk(
-            site.url + "/sleep/?delay=nope", concurrency=1, duration=1, max_requests=100
-        )
+def test_wrk_drives_a_real_server_within_its_budget_and_its_report_is_read(peer):
+    url = peer.url + "/sleep/?delay=0.01"
+    capped = loadgen.run_wrk(url, concurrency=4, duration=1, max_requests=20)
+    free = loadgen.run_wrk(url, concurrency=4, duration=1, max_requests=100_000)
+    bad = loadgen.run_wrk(
+        peer.url + "/sleep/?delay=nope", concurrency=1, duration=1, max_requests=100
+    )
     assert capped["ok"] == 20 and capped["budget_reached"] and capped["errors"] == 0
     assert free["ok"] > 20 and not free["budget_reached"] and free["errors"] == 0
     assert 0 < free["percentiles"][50] <= free["percentiles"][99]
@@ -302,7 +304,7 @@ def test_wrk_drives_a_real_server_within_its_budget_and_its_report_is_read():
     assert bad["ok"] == 0 and bad["error_kinds"]["non-2xx"] == bad["errors"] > 0
 
 
-def test_after_wrk_a_server_that_does_not_answer_a_probe_is_restarted():
+def test_after_wrk_a_server_that_does_not_answer_a_probe_is_restarted(peer):
     class Site:
         def __init__(self, url):
             self.url = url
@@ -315,15 +317,14 @@ def test_after_wrk_a_server_that_does_not_answer_a_probe_is_restarted():
         stuck = Site(f"http://127.0.0.1:{busy.getsockname()[1]}")
         assert not run.answers_promptly(stuck, by_wrk, timeout=0.3)
         assert run.answers_promptly(stuck, counted)  # a generator that counts needs no probe
-    with start_site("uvicorn", app=configs.PEER_APP) as site:
-        assert run.answers_promptly(site, by_wrk)
+    assert run.answers_promptly(peer, by_wrk)  # a server that is free answers the probe
 
 
-def test_sampler_sees_the_servers_threads_memory_and_cpu():
-    with start_site("uvicorn", app=configs.PEER_APP) as site, PeakSampler(site.pids) as peak:
+def test_sampler_sees_the_servers_threads_memory_and_cpu(peer):
+    with PeakSampler(peer.pids) as peak:
         # Enough requests to use well over the 10 ms resolution of the kernel's CPU clock.
         asyncio.run(
-            loadgen.drive(site.url + "/hello/", concurrency=4, duration=1.0, max_requests=2000)
+            loadgen.drive(peer.url + "/hello/", concurrency=4, duration=1.0, max_requests=2000)
         )
     assert peak.threads >= 2 and peak.rss > 10 * 2**20 and peak.cpu > 0 and peak.samples >= 2
 

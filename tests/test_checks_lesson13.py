@@ -10,6 +10,7 @@ from tests import answers13 as answers
 from tests.child_results import results_of_child
 from tutorial.checks import ExerciseFailed
 from tutorial.checks import lesson13 as checks
+from tutorial.site import start_site
 
 
 def failure(check, answer, postgres):
@@ -38,6 +39,18 @@ def test_wrong_leak_answers_fail_with_a_hint(postgres, answer, kind, phrase):
     error = failure(checks.find_leak, answer, postgres)
     assert error.kind == kind
     assert phrase in error.hint
+
+
+def test_the_untouched_or_sync_find_leak_fails_before_any_site_starts(postgres, monkeypatch):
+    started = []
+    monkeypatch.setattr(checks, "start_site", lambda *args, **kwargs: started.append(kwargs))
+
+    def find_leak_sync(site):  # `def` where the exercise needs `async def`
+        return "a"
+
+    assert failure(checks.find_leak, answers.find_leak_untouched, postgres).kind == "not_started"
+    assert failure(checks.find_leak, find_leak_sync, postgres).kind == "not_async"
+    assert started == []
 
 
 def test_the_check_knows_the_sites_shuffle():
@@ -74,27 +87,33 @@ def test_the_untouched_pool_exercise_is_not_started(postgres):
 
 
 # The ticket check needs Django configured on PostgreSQL in-process, as the exercise notebook
-# does; this test process has pytest-django's SQLite settings, so the answers run in a child.
+# does; this test process has pytest-django's SQLite settings, so the answers run in a child, on
+# a migrated database of this process's cluster (a site's, as in the notebook).
 TICKET_CHILD = """
-    import asyncio, json, os
-    from tutorial.postgres import start_postgres
-    from tutorial.site import start_site
+    import asyncio, json, os, types
+    import psycopg
+    from tutorial.postgres import HELPER_NAME
     from tutorial.checks import ExerciseFailed, lesson13 as checks
     from tests import answers13 as answers
 
+    def admin_connection():  # what the check asks of the cluster: a connection it does not count
+        return psycopg.connect(
+            {admin!r}, autocommit=True, application_name=HELPER_NAME, connect_timeout=5
+        )
+
     async def main():
-        with start_postgres() as pg, start_site(database="postgres", postgres=pg) as site:
-            os.environ["COMPANION_DB_URL"] = site.dsn
-            from tutorial.django_setup import setup_django
-            await asyncio.to_thread(setup_django)
-            results = {{}}
-            for name in {names!r}:
-                try:
-                    await checks.fix_ticket_race(getattr(answers, name), pg)
-                    results[name] = ["passed", ""]
-                except ExerciseFailed as error:
-                    results[name] = [error.kind, error.hint]
-            print("RESULTS " + json.dumps(results), flush=True)
+        os.environ["COMPANION_DB_URL"] = {dsn!r}
+        from tutorial.django_setup import setup_django
+        await asyncio.to_thread(setup_django)
+        pg = types.SimpleNamespace(admin_connection=admin_connection)
+        results = {{}}
+        for name in {names!r}:
+            try:
+                await checks.fix_ticket_race(getattr(answers, name), pg)
+                results[name] = ["passed", ""]
+            except ExerciseFailed as error:
+                results[name] = [error.kind, error.hint]
+        print("RESULTS " + json.dumps(results), flush=True)
 
     asyncio.run(main())
 """
@@ -109,8 +128,10 @@ TICKET_ANSWERS = {
 
 
 @pytest.fixture(scope="module")
-def ticket_results():
-    return results_of_child(TICKET_CHILD.format(names=list(TICKET_ANSWERS)))
+def ticket_results(postgres):
+    with start_site(database="postgres", postgres=postgres) as site:
+        child = TICKET_CHILD.format(dsn=site.dsn, admin=postgres.dsn, names=list(TICKET_ANSWERS))
+        return results_of_child(child)
 
 
 @pytest.mark.parametrize("name", list(TICKET_ANSWERS))

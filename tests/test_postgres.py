@@ -3,6 +3,7 @@
 Each lifecycle test starts a cluster of its own (≈1 s); the others share the session's.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -27,6 +28,19 @@ def wait_removed(folder, seconds=2):
     while os.path.exists(folder) and time.monotonic() < deadline:
         time.sleep(0.05)
     return not os.path.exists(folder)
+
+
+def process_or_none(pid):
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return psutil.Process(pid)
+    return None
+
+
+def still_alive(process):
+    """The same process (not its PID reused), and not a zombie: one that ended, unreaped."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    return False
 
 
 def test_the_cluster_is_postgres_18_from_the_wheel_on_loopback(postgres):
@@ -69,10 +83,15 @@ def test_stop_ends_postmaster_and_backends_and_removes_the_folder():
 def test_the_leftover_guard_sees_every_postgres_process():
     # Backends run as another user and overwrite their environment with their title: the guard
     # must still find each of them, or a leaked cluster would pass the suite unnoticed.
-    with start_postgres() as cluster, cluster.connect():
-        pids = set(cluster.pids())
+    # A helper that ends meanwhile (an autovacuum worker, a backend closing) is no miss: a process
+    # alive before and after the guard looked is, and so is our connection's backend if missed.
+    with start_postgres() as cluster, cluster.connect() as connection:
+        backend = connection.execute("SELECT pg_backend_pid()").fetchone()[0]
+        processes = [p for p in map(process_or_none, cluster.pids()) if p]
         found = {p.pid for p in conftest.leftover_processes(os.environ[RUN_ID_VAR])}
-        assert pids <= found
+        missed = [p.pid for p in processes if p.pid not in found and still_alive(p)]
+        assert backend in {p.pid for p in processes} and backend in found
+        assert not missed, f"the guard missed {missed} of {[p.pid for p in processes]}"
 
 
 PARENT = """

@@ -147,23 +147,31 @@ def test_a_request_starts_no_thread_and_hops_once_with_the_lean_stack():
     assert reused["threads_started"] == 0 and list(reused["hops"]) == ["JsonResponse.close"]
 
 
-def sequential_threads(env, path="/sync/thread/", n=10):
-    with start_site(env=env) as site, httpx.Client(base_url=site.url, timeout=10) as client:
+@pytest.fixture(scope="module")
+def reusing_site():
+    """One site with reused threads for the three tests below (a site start is ~0.45 s CPU):
+    what each checks holds whatever requests the site served before it."""
+    with start_site(env=REUSE) as site:
+        yield site
+
+
+def sequential_threads(site, path="/sync/thread/", n=10):
+    with httpx.Client(base_url=site.url, timeout=10) as client:
         return [client.get(path).json()["thread"] for _ in range(n)]
 
 
-def test_one_request_after_another_reuses_threads():
+def test_one_request_after_another_reuses_threads(reusing_site):
     # Django sends the response before it closes it (a hop), so the next request may arrive
     # while the previous one still holds its thread: one or two threads, not always one.
-    assert len(set(sequential_threads(REUSE))) <= 5
-    assert len(set(sequential_threads({}))) == 10  # stock Django: a new thread every time
+    assert len(set(sequential_threads(reusing_site))) <= 5
+    with start_site() as stock:
+        assert len(set(sequential_threads(stock))) == 10  # stock Django: a new thread every time
 
 
-def test_requests_at_the_same_time_never_share_a_thread():
-    with start_site(env=REUSE) as site:
-        url = site.url + "/sync/sleep/?delay=0.3"
-        with concurrent.futures.ThreadPoolExecutor(6) as pool:
-            answers = list(pool.map(lambda _: httpx.get(url, timeout=10).json(), range(6)))
+def test_requests_at_the_same_time_never_share_a_thread(reusing_site):
+    url = reusing_site.url + "/sync/sleep/?delay=0.3"
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: httpx.get(url, timeout=10).json(), range(6)))
     assert all(a["thread"].startswith("request-") for a in answers)
     spans = [(a["started"], a["ended"], a["thread"]) for a in answers]
     overlapping = [
@@ -173,23 +181,28 @@ def test_requests_at_the_same_time_never_share_a_thread():
     assert all(a[2] != b[2] for a, b in overlapping)
 
 
-def connection_reports(env, n=6):
+def connection_reports(site, n=6):
     """What /async/executor-orm/ saw in the request's own thread, for n requests in a row."""
-    with start_site(env=env) as site, httpx.Client(base_url=site.url, timeout=10) as client:
+    with httpx.Client(base_url=site.url, timeout=10) as client:
         reports = [client.get("/async/executor-orm/").json()["sync_to_async"] for _ in range(n)]
         opened = client.get("/scaling/db-connection/").json()["opened"]
     return reports, opened
 
 
-def test_request_finished_still_closes_the_connection_of_a_borrowed_thread():
-    reports, _ = connection_reports(REUSE)
+def reports_of_a_site(env):
+    with start_site(env=env) as site:
+        return connection_reports(site)
+
+
+def test_request_finished_still_closes_the_connection_of_a_borrowed_thread(reusing_site):
+    reports, _ = connection_reports(reusing_site)
     assert len({r["thread"] for r in reports}) < len(reports)  # threads were reused...
     assert not any(r["connection_was_open"] for r in reports)  # ...with no connection left open
 
 
 def test_persistent_connections_are_reused_across_requests():
-    reports, opened = connection_reports({**REUSE, "COMPANION_CONN_MAX_AGE": "60"})
+    reports, opened = reports_of_a_site({**REUSE, "COMPANION_CONN_MAX_AGE": "60"})
     assert not reports[0]["connection_was_open"] and any(r["connection_was_open"] for r in reports)
-    stock_reports, stock_opened = connection_reports({"COMPANION_CONN_MAX_AGE": "60"})
+    stock_reports, stock_opened = reports_of_a_site({"COMPANION_CONN_MAX_AGE": "60"})
     assert not any(r["connection_was_open"] for r in stock_reports)  # a new thread each time
     assert stock_opened > opened

@@ -94,18 +94,22 @@ PARENT = """
     import json, sys, time
     sys.path.insert(0, {root!r})
     from tests.test_services import start_sleeper
-    service = start_sleeper()
-    print(json.dumps({{"pids": service.pids(), "workdir": str(service.workdir)}}), flush=True)
+    from tutorial.preload import preload_server_pid
+    service = start_sleeper(preload={preload})
+    print(json.dumps({{"pids": service.pids(), "workdir": str(service.workdir),
+                      "preload": preload_server_pid()}}), flush=True)
     {after}
 """
 
 
+@pytest.mark.parametrize("preload", [False, True], ids=["exec", "forked"])
 @pytest.mark.parametrize("how", ["sigkill", "exit"])
-def test_the_supervisor_cleans_up_when_its_parent_dies(how):
+def test_the_supervisor_cleans_up_when_its_parent_dies(how, preload):
+    # forked: the supervisor is forked by a preload server (tutorial/preload.py), which goes too.
     from tutorial.services import ROOT
 
     after = "time.sleep(60)" if how == "sigkill" else "sys.exit(0)"
-    code = textwrap.dedent(PARENT).format(root=str(ROOT), after=after)
+    code = textwrap.dedent(PARENT).format(root=str(ROOT), after=after, preload=preload)
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     started = json.loads(parent.stdout.readline())
     if how == "sigkill":
@@ -116,6 +120,8 @@ def test_the_supervisor_cleans_up_when_its_parent_dies(how):
     while time.monotonic() < deadline and os.path.exists(started["workdir"]):
         time.sleep(0.05)
     assert not os.path.exists(started["workdir"]), "temp folder outlived its parent"
+    assert bool(started["preload"]) == preload
+    assert wait_gone([started["preload"]] if preload else [], 2)
 
 
 def test_kill_leftovers_stops_only_the_named_checkouts_services(tmp_path):

@@ -13,7 +13,7 @@ import httpx
 import psutil
 import pytest
 
-from tutorial.site import SERVERS, SiteFailedToStart, start_site
+from tutorial.site import PRELOAD_VAR, SERVERS, SiteFailedToStart, start_site
 
 
 def wait_gone(pids, seconds):
@@ -36,9 +36,11 @@ def wait_gone(pids, seconds):
 
 KERNEL_STARTS_SITE = """
     import json, sys, time
+    from tutorial.preload import preload_server_pid
     from tutorial.site import start_site
     site = start_site()
-    print(json.dumps({{"url": site.url, "pids": site.pids()}}), flush=True)
+    pids = site.pids()
+    print(json.dumps({{"url": site.url, "pids": pids, "preload": preload_server_pid()}}), flush=True)
     {after}
 """
 
@@ -84,12 +86,47 @@ def test_server_dies_with_its_kernel_on_sigkill():
     kernel.send_signal(signal.SIGKILL)  # no atexit, no finally: only the closed pipe tells
     kernel.wait()
     assert wait_gone(started["pids"], 2), "server outlived a SIGKILLed kernel"
+    # The process that forked it, if any (tutorial.preload), is not in the site's tree: it goes too.
+    assert wait_gone([started["preload"]] if started["preload"] else [], 2)
 
 
 def test_server_dies_at_interpreter_exit_without_stop():
     kernel, started = kernel_with_site("sys.exit(0)")
     kernel.wait(10)
     assert wait_gone(started["pids"], 2)
+    assert wait_gone([started["preload"]] if started["preload"] else [], 2)
+
+
+def test_forked_sites_keep_their_own_settings(monkeypatch):
+    # Both come from one preload server, which imported Django before either's settings.
+    from tutorial.preload import ForkedSupervisor
+
+    monkeypatch.setenv(PRELOAD_VAR, "1")
+    with start_site() as full, start_site(env={"COMPANION_LEAN_MIDDLEWARE": "1"}) as lean:
+        assert isinstance(full._process, ForkedSupervisor)
+        assert full._process.pid != lean._process.pid
+        assert httpx.get(full.url + "/health/").headers.get("X-Frame-Options") == "DENY"
+        assert "X-Frame-Options" not in httpx.get(lean.url + "/health/").headers
+        assert full.db_path != lean.db_path
+
+
+def test_the_preload_server_imports_no_settings():
+    # Run as the preload server is: without DJANGO_SETTINGS_MODULE, so a module that read a
+    # setting at import would raise here; and every listed module must import (none silently
+    # skipped, which would only make starts slower).
+    code = (
+        "import importlib, json, sys\n"
+        "from tutorial.preload import PRELOAD\n"
+        "for name in PRELOAD: importlib.import_module(name)\n"
+        "from django.conf import settings\n"
+        "print(json.dumps([settings.configured, sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('config', 'demo'))]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert json.loads(result.stdout) == [False, []]
 
 
 def test_interrupting_the_kernel_does_not_reach_the_server():
@@ -164,3 +201,56 @@ def test_a_site_that_answers_500_fails_with_its_log_instead_of_waiting():
         start_site(app="tests.broken_asgi_app:app", timeout=60)
     assert "HTTP 500" in str(failure.value)
     assert "answering 500 on purpose" in str(failure.value)
+
+
+def test_only_one_uvicorn_is_forked_and_only_when_asked(monkeypatch):
+    from tutorial.site import _can_preload
+
+    monkeypatch.delenv(PRELOAD_VAR, raising=False)  # the default: preloaded
+    assert _can_preload("uvicorn", 1, None)
+    assert _can_preload("uvicorn", 1, {"PYTHONPATH": "x", "COMPANION_LEAN_MIDDLEWARE": "1"})
+    assert not _can_preload("uvicorn", 2, None)  # uvicorn's own multiprocess supervisor
+    assert not _can_preload("daphne", 1, None)
+    assert not _can_preload("uvicorn", 1, {"PYTHONASYNCIODEBUG": "1"})  # read at startup
+    monkeypatch.setenv(PRELOAD_VAR, "0")  # every start a new interpreter
+    assert not _can_preload("uvicorn", 1, None)
+
+
+def test_a_forked_site_has_a_fresh_supervisor_and_fresh_true_forks_nothing(monkeypatch):
+    # The fork's supervisor execs a new `tutorial.serve --adopt`: it must not carry the preload
+    # server's Django in its memory, or a lesson summing the site's RSS would count it.
+    import psutil
+
+    from tutorial.preload import ForkedSupervisor
+
+    monkeypatch.delenv(PRELOAD_VAR, raising=False)
+    with start_site() as forked, start_site(fresh=True) as fresh:
+        assert isinstance(forked._process, ForkedSupervisor)
+        assert not isinstance(fresh._process, ForkedSupervisor)
+        supervisors = {
+            name: psutil.Process(site.pids()[0])
+            for name, site in (("forked", forked), ("fresh", fresh))
+        }
+        assert "--adopt" in supervisors["forked"].cmdline()
+        rss = {name: process.memory_info().rss for name, process in supervisors.items()}
+        assert rss["forked"] < 1.5 * rss["fresh"], rss
+        for site in (forked, fresh):
+            assert httpx.get(site.url + "/health/").status_code == 200
+
+
+def test_a_killed_preload_server_loses_no_site(monkeypatch):
+    # `make kill-servers` or the OOM killer may end it: the sites it forked are on their own.
+    from tutorial.preload import preload_server_pid
+
+    monkeypatch.setenv(PRELOAD_VAR, "1")
+    with start_site() as first:
+        server = preload_server_pid()
+        os.kill(server, signal.SIGKILL)
+        assert wait_gone([server], 5)
+        assert httpx.get(first.url + "/health/").status_code == 200
+        with start_site() as second:  # from a new preload server
+            assert preload_server_pid() not in (None, server)
+            assert httpx.get(second.url + "/health/").status_code == 200
+        pids = first.pids()
+    assert len(pids) >= 2 and wait_gone(pids, 5)
+    assert first._process.returncode is not None

@@ -78,9 +78,13 @@ def test_the_sites_database_tests_pass_on_postgresql(postgres):
         RUN_ID_VAR: uuid.uuid4().hex,  # its own leftover guard must not judge our cluster
     }
     files = [f"companion_site/demo/tests/{name}" for name in DB_TESTS]
+    # Only what Django's tests need: not the ini's addopts (nbval's options, -n 4), nor the
+    # plugins for notebooks, workers and anyio (~1 s of CPU to import, for nothing here).
+    plain = ["-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:nbval", "-p", "no:xdist"]
+    plain += ["-p", "no:anyio"]
     result = subprocess.run(
         # --no-migrations: the test database's tables straight from the models, faster
-        [sys.executable, "-m", "pytest", "-n", "0", "-q", "--no-migrations", *files, "-k", NOT_ON_POSTGRES],
+        [sys.executable, "-m", "pytest", *plain, "-q", "--no-migrations", *files, "-k", NOT_ON_POSTGRES],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

@@ -84,7 +84,8 @@ def wait_for_eof():
         pass
 
 
-def main(argv=None):
+def main(argv=None, spawn=subprocess.Popen):
+    """Supervise the command of `argv`; `spawn` starts it (tutorial.preload passes a fork)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", help="temp folder to remove when the service ends")
     parser.add_argument("--checkout", help="the repository this service belongs to (a marker)")
@@ -92,6 +93,7 @@ def main(argv=None):
     parser.add_argument("--cwd", help="working folder of the command")
     parser.add_argument("--user", help="run the command as this user (PostgreSQL refuses root)")
     parser.add_argument("--stop-signal", type=int, default=int(signal.SIGTERM))
+    parser.add_argument("--adopt", type=int, help="supervise this running child (tutorial.preload)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -102,10 +104,12 @@ def main(argv=None):
 
         entry = pwd.getpwnam(args.user)
         as_user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    if args.adopt:  # forked by tutorial.preload, which then exec'ed this fresh supervisor
+        from tutorial.preload import ForkedChild
+
+        spawn = lambda *_, **__: ForkedChild(args.adopt)  # noqa: E731
     try:
-        child = subprocess.Popen(
-            command, cwd=args.cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL, **as_user
-        )
+        child = spawn(command, cwd=args.cwd, pass_fds=pass_fds, stdin=subprocess.DEVNULL, **as_user)
     except (OSError, subprocess.SubprocessError) as error:
         print(f"could not start {command[0]}: {error}", flush=True)
         if args.workdir:
@@ -127,4 +131,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--preload"]:  # the preload server: tutorial/preload.py
+        from tutorial.preload import serve_forks
+
+        serve_forks(int(sys.argv[2]))
+    else:
+        main()

@@ -10,6 +10,10 @@ SIGKILL of the kernel — the supervisor stops the command, kills the rest of it
 removes the temp folder itself, so nothing is left even when this process had no chance to
 clean up. Starting waits until `ready(service)` is true, and raises ServiceFailedToStart with the
 last log lines (and no process or folder left) if the command exits or the deadline passes.
+
+`preload=True` (the site's uvicorn): the supervisor and its `python -m` command are forked from
+a process that has Django and uvicorn imported already, with the same lifecycle
+(tutorial/preload.py).
 """
 
 import atexit
@@ -142,6 +146,7 @@ def start_service(
     timeout=15.0,
     handle=Service,
     error=ServiceFailedToStart,
+    preload=False,
 ):
     """Run `command` under the supervisor and wait until `ready(service)` returns true.
 
@@ -151,6 +156,8 @@ def start_service(
     fd:      a listening socket's file descriptor for the service to inherit
     user:    run the command as this user (the supervisor stays ours)
     handle:  the Service subclass to return; `error`: the exception class to raise
+    preload: fork the supervisor and a `python -m MODULE` command from this process's preload
+             server, which has Django and uvicorn imported already (tutorial/preload.py)
     """
     workdir = Path(workdir)
     log_path = workdir / "service.log"
@@ -161,16 +168,19 @@ def start_service(
     supervisor += ["--cwd", str(cwd)] if cwd else []
     supervisor += ["--user", user] if user else []
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [*supervisor, "--", *command],
-            stdin=subprocess.PIPE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env=child_env,
-            pass_fds=(fd,) if fd is not None else (),
-            start_new_session=True,
-        )
+        argv = supervisor[3:] + ["--", *command]  # tutorial.serve's own arguments
+        process = _preloaded(argv, child_env, log, fd) if preload and not user else None
+        if process is None:
+            process = subprocess.Popen(
+                [*supervisor, "--", *command],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=child_env,
+                pass_fds=(fd,) if fd is not None else (),
+                start_new_session=True,
+            )
     log = open(log_path, "rb")  # noqa: SIM115 (kept open: logs() reads it after the folder is gone)
     service = handle(name, process, workdir, log, url=url)
     _running.add(service)
@@ -180,6 +190,19 @@ def start_service(
         service.stop()
         raise
     return service
+
+
+def _preloaded(argv, env, log, fd):
+    """The supervisor forked by this process's preload server, or None where that cannot be."""
+    from tutorial import preload
+
+    if not preload.AVAILABLE:
+        return None
+    server_env = {**os.environ, "PYTHONUNBUFFERED": "1", CHECKOUT_VAR: str(ROOT)}
+    try:
+        return preload.launch(argv, env=env, server_env=server_env, cwd=ROOT, log=log, fd=fd)
+    except OSError:  # no preload server (it failed to start or to answer): start one as usual
+        return None
 
 
 def _wait_until_ready(service, ready, timeout, error):

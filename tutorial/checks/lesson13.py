@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from ..site import start_site
-from .core import exercise, fail
+from .core import ExerciseFailed, exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_async, call_sync
 
@@ -72,38 +72,51 @@ def _two_seeds_with_different_leaks():
 )
 async def find_leak(find_leak, postgres):
     """Check that find_leak(site) names the mystery endpoint that leaks connections, on two differently shuffled sites."""
-    seeds = _two_seeds_with_different_leaks()
-    sites = await asyncio.gather(  # started side by side: each start waits on its own server
-        *(
-            asyncio.to_thread(
-                start_site,
-                database="postgres",
-                postgres=postgres,
-                env={"COMPANION_CONN_SEED": seed},
-            )
-            for seed in seeds
+    await _fail_if_not_started(find_leak)  # before any site starts: the stub needs none
+    for seed in _two_seeds_with_different_leaks():
+        # One site at a time: an answer wrong on the first never needs the second.
+        site = await asyncio.to_thread(
+            start_site, database="postgres", postgres=postgres, env={"COMPANION_CONN_SEED": seed}
         )
-    )
-    try:
-        for seed, site in zip(seeds, sites, strict=True):
+        try:
             given = _LearnersSite(site)
             answer = await call_async(find_leak, given, timeout=20, allow_blocking=True)
-            if answer not in MYSTERIES:
-                fail(f"Return one letter of {', '.join(MYSTERIES)}; got {answer!r}.", kind="shape")
-            if given.postgres.counts < 2:
-                fail(
-                    f"find_leak answered {answer!r} after counting the connections "
-                    f"{given.postgres.counts} time(s): count with "
-                    "site.postgres.count_connections(database) before and after each endpoint."
-                )
-            if answer != leaky_letter(seed):
-                fail(
-                    f"On this site /conn/mystery/{answer}/ does not leak: its connections are "
-                    "closed again. Count after calling each endpoint, not only once at the end."
-                )
-    finally:
-        for site in sites:
+        finally:
             site.stop()
+        if answer not in MYSTERIES:
+            fail(f"Return one letter of {', '.join(MYSTERIES)}; got {answer!r}.", kind="shape")
+        if given.postgres.counts < 2:
+            fail(
+                f"find_leak answered {answer!r} after counting the connections "
+                f"{given.postgres.counts} time(s): count with "
+                "site.postgres.count_connections(database) before and after each endpoint."
+            )
+        if answer != leaky_letter(seed):
+            fail(
+                f"On this site /conn/mystery/{answer}/ does not leak: its connections are "
+                "closed again. Count after calling each endpoint, not only once at the end."
+            )
+
+
+class _NoSiteHere(Exception):
+    """What the stand-in raises when find_leak looks at it: find_leak got past its first line."""
+
+
+class _StandIn:
+    """A site that is not there: find_leak is called with it first, so that the untouched stub,
+    which raises before it looks at its site, fails without a site started for it."""
+
+    def __getattr__(self, name):
+        raise _NoSiteHere(name)
+
+
+async def _fail_if_not_started(find_leak):
+    try:
+        await call_async(find_leak, _StandIn(), timeout=5, allow_blocking=True)
+    except ExerciseFailed as error:
+        if error.kind in ("not_started", "not_async"):
+            raise
+    # Anything else it did with no site says nothing yet: the real sites judge it.
 
 
 # (in flight per process, processes, max_connections, headroom): fits, fits, does not fit.

@@ -17,6 +17,25 @@ from tutorial.cpu import expected_sum_of_squares, sum_of_squares
 SPAWN = multiprocessing.get_context("spawn")
 
 
+@pytest.fixture(scope="module")
+def pool():
+    """One spawned pool of two workers for the answers that need some process pool, not their
+    own: a spawned worker costs ~0.1 s of CPU to start. test_a_process_pool_passes starts its
+    own, cold, as a learner's answer does."""
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=SPAWN) as shared:
+        yield shared
+
+
+@pytest.fixture
+def small_work(monkeypatch):
+    """Less work per call, for verdicts that do not depend on how long it takes (a wrong
+    argument, the wrong function, the wrong process, one call after another, a loop held for
+    all of the work): the same path through the check for a fraction of the CPU. The verdicts
+    that do (a blocked loop caught by its length, answers that pass) keep the check's sizes."""
+    monkeypatch.setattr(checks, "WORK_SECONDS", 0.05)
+    monkeypatch.setattr(checks, "PROCESS_WORK_SECONDS", 0.05)
+
+
 def failure(check, answer):
     with pytest.raises(ExerciseFailed) as caught:
         asyncio.run(check(answer))
@@ -44,14 +63,16 @@ async def with_sync_to_async(work, n):
     return await sync_to_async(work, thread_sensitive=False)(n)
 
 
-async def with_a_process_pool(work, n):
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=SPAWN) as pool:
-        return await asyncio.get_running_loop().run_in_executor(pool, work, n)
-
-
-@pytest.mark.parametrize("answer", [with_to_thread, with_sync_to_async, with_a_process_pool])
+@pytest.mark.parametrize("answer", [with_to_thread, with_sync_to_async])
 def test_offloaded_answers_pass(answer, capsys):
     assert passes(checks.offloaded_sum_of_squares, answer, capsys)
+
+
+def test_offloading_to_a_process_pool_passes(pool, capsys):
+    async def with_a_process_pool(work, n):
+        return await asyncio.get_running_loop().run_in_executor(pool, work, n)
+
+    assert passes(checks.offloaded_sum_of_squares, with_a_process_pool, capsys)
 
 
 def test_untouched_exercise_fails_with_not_started():
@@ -84,7 +105,7 @@ def test_a_forgotten_await_on_run_in_executor_is_named():
     assert error.kind == "missing_await" and "Future" in error.hint
 
 
-def test_a_wrong_argument_is_named():
+def test_a_wrong_argument_is_named(small_work):
     async def offloaded(work, n):
         return await asyncio.to_thread(work, n - 1)
 
@@ -116,7 +137,7 @@ def test_shortcut_the_closed_formula_is_rejected():
     assert error.kind == "wrong_method" and "work() never ran" in error.hint
 
 
-def test_shortcut_the_untraced_function_in_a_thread_is_rejected():
+def test_shortcut_the_untraced_function_in_a_thread_is_rejected(small_work):
     async def offloaded(work, n):
         return await asyncio.to_thread(sum_of_squares, n)  # right value, right place, not work
 
@@ -241,47 +262,43 @@ def test_in_processes_plain_def_is_named():
     assert failure(checks.in_processes, in_processes).kind == "not_async"
 
 
-def test_a_lambda_cannot_reach_the_workers():
+def test_a_lambda_cannot_reach_the_workers(pool):
     async def in_processes(work, numbers):
         loop = asyncio.get_running_loop()
-        with concurrent.futures.ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
-            calls = (loop.run_in_executor(pool, lambda n=n: work(n)) for n in numbers)
-            return await asyncio.gather(*calls)
+        calls = (loop.run_in_executor(pool, lambda n=n: work(n)) for n in numbers)
+        return await asyncio.gather(*calls)
 
     error = failure(checks.in_processes, in_processes)
     assert error.kind == "not_importable" and "sends it by name" in error.hint
 
 
-def test_one_process_after_another_is_named():
+def test_one_process_after_another_is_named(pool, small_work):
     async def in_processes(work, numbers):
         loop = asyncio.get_running_loop()
-        with concurrent.futures.ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
-            return [await loop.run_in_executor(pool, work, n) for n in numbers]
+        return [await loop.run_in_executor(pool, work, n) for n in numbers]
 
     error = failure(checks.in_processes, in_processes)
     assert error.kind == "wrong" and "one after another" in error.hint
 
 
-def test_pool_map_on_the_loop_is_blocking():
+def test_pool_map_on_the_loop_is_blocking(pool, small_work):
     # Worker processes, both at once — while the loop waits for pool.map, frozen.
     async def in_processes(work, numbers):
-        with concurrent.futures.ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
-            return list(pool.map(work, numbers))
+        return list(pool.map(work, numbers))
 
     error = failure(checks.in_processes, in_processes)
     assert error.kind == "blocked" and "stood still" in error.hint
     assert len(error.hint.splitlines()) <= 5
 
 
-def test_pool_map_in_a_thread_passes(capsys):
+def test_pool_map_in_a_thread_passes(pool, capsys):
     async def in_processes(work, numbers):
-        with concurrent.futures.ProcessPoolExecutor(2, mp_context=SPAWN) as pool:
-            return await asyncio.to_thread(lambda: list(pool.map(work, numbers)))
+        return await asyncio.to_thread(lambda: list(pool.map(work, numbers)))
 
     assert passes(checks.in_processes, in_processes, capsys)
 
 
-def test_shortcut_threads_instead_of_processes_is_rejected():
+def test_shortcut_threads_instead_of_processes_is_rejected(small_work):
     async def in_processes(work, numbers):
         return await asyncio.gather(*(asyncio.to_thread(work, n) for n in numbers))
 
@@ -296,7 +313,7 @@ def test_shortcut_the_formula_instead_of_the_pool_is_rejected():
     assert failure(checks.in_processes, in_processes).kind == "wrong_method"
 
 
-def test_work_on_the_loop_is_named_as_this_process():
+def test_work_on_the_loop_is_named_as_this_process(small_work):
     async def in_processes(work, numbers):
         return [work(n) for n in numbers]
 

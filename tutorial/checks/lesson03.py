@@ -144,6 +144,10 @@ async def in_context(in_context):
 
 # in_processes: a process pool with an importable function -----------------------------------
 
+# Each of the three calls computes about this long: long enough for two of them to overlap in
+# a pool's workers, and for the loop to tick while they run.
+PROCESS_WORK_SECONDS = 0.2
+
 
 class _Ticks:
     """A task that notes the time (time.time(), the clock of the work's records) at every turn it
@@ -177,7 +181,7 @@ class _Ticks:
 )
 async def in_processes(in_processes):
     """Check that in_processes(work, numbers) returns [work(n) for n in numbers], the calls running at the same time in worker processes."""
-    base = rounds_for(0.2)
+    base = rounds_for(PROCESS_WORK_SECONDS)
     numbers = [base + random.randint(0, 1000) for _ in range(3)]
     ticks = _Ticks()
     with _Traced() as traced:

@@ -343,7 +343,10 @@ def _site_members(site, room):
     """How many channels the site's layer holds in the room's group (the site's own count)."""
     import httpx
 
-    response = httpx.get(f"{site.url}/room/{room}/members/", timeout=real_layer.ARRIVES)
+    # verify=False: plain HTTP to 127.0.0.1, no TLS context to build (~35 ms of CPU each time)
+    response = httpx.get(
+        f"{site.url}/room/{room}/members/", timeout=real_layer.ARRIVES, verify=False
+    )
     return response.json()["members"]
 
 

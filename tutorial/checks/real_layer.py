@@ -59,8 +59,9 @@ async def postgres_layer(site):
 
     options = {"application_name": APPLICATION_NAME}  # pg_stat_activity tells them apart
     database = {**_postgres_database(site.dsn), "OPTIONS": options, "TIME_ZONE": None}
-    _install_channels_postgres(database)
-    from demo.consumers import postgres_layer as site_layer
+    # In a thread: the first time, this imports psycopg, its pool and channels_postgres, which
+    # on the loop stalls it (0.9 s on a busy machine), blamed on the learner's consumer.
+    site_layer = await asyncio.to_thread(_site_layer_module, database)
 
     class PostgresChannelLayer(site_layer.PostgresChannelLayer):  # the name a learner may see
         listener = None
@@ -84,6 +85,13 @@ async def postgres_layer(site):
     finally:
         channel_layers.backends.pop("default", None)
         await _close(layer)
+
+
+def _site_layer_module(database):
+    _install_channels_postgres(database)
+    from demo.consumers import postgres_layer
+
+    return postgres_layer
 
 
 def _install_channels_postgres(database):

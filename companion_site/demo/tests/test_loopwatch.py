@@ -37,7 +37,11 @@ class LoopWatchdogTests(SimpleTestCase):
         await asyncio.sleep(0.02)
         await self.async_client.get("/culprits/convert/", {"delay": "0.2"})
         await asyncio.sleep(0.02)
-        (stall,) = (await self.async_client.get("/watchdog/report/")).json()["stalls"]
+        stalls = (await self.async_client.get("/watchdog/report/")).json()["stalls"]
+        # The culprit's stall; a loaded machine may add one of its own elsewhere.
+        (stall,) = [
+            s for s in stalls if any(f["function"] == "_convert_document" for f in s["stack"])
+        ]
         self.assertFalse(stall["stack"][0]["project"])
         mine = next(f for f in stall["stack"] if f["project"])
         self.assertEqual(mine["function"], "_convert_document")

@@ -13,13 +13,19 @@ from jupyter_client.manager import start_new_kernel
 from tests.test_site_lifecycle import wait_gone
 
 START_BOTH = (
-    "import json\n"
+    "import json, time\n"
     "from tutorial.postgres import start_postgres\n"
     "from tutorial.site import start_site\n"
+    "from tutorial.preload import preload_server_pid\n"
+    "deadline = time.monotonic() + 10\n"  # the import started the preload server, in a thread
+    "while preload_server_pid() is None and time.monotonic() < deadline: time.sleep(0.01)\n"
+    "warmed = preload_server_pid()\n"
     "site = start_site()\n"
     "pg = start_postgres()\n"
     "connection = pg.connect()\n"
-    "print(json.dumps({'site': site.pids(), 'postgres': pg.pids(), 'workdir': str(pg.workdir)}))"
+    "print(json.dumps({'site': site.pids(), 'postgres': pg.pids(), 'workdir': str(pg.workdir),\n"
+    "                  'warmed': warmed, 'preload': preload_server_pid(),\n"
+    "                  'forked': type(site._process).__name__}))"
 )
 
 
@@ -53,6 +59,9 @@ def wait_removed(folder, seconds):
 def test_the_site_and_postgres_die_with_their_kernel(kernel, how):
     manager, client = kernel
     started = started_in(client)
+    # In a kernel, importing tutorial.site starts the preload server; the site is its fork.
+    assert started["warmed"] is not None and started["warmed"] == started["preload"]
+    assert started["forked"] == "ForkedSupervisor"
     if how == "restart":
         manager.restart_kernel(now=True)
     else:
@@ -61,4 +70,5 @@ def test_the_site_and_postgres_die_with_their_kernel(kernel, how):
         f"the server outlived a kernel {how}"
     )
     assert wait_gone(started["postgres"], 2), f"postgres outlived a kernel {how}"
+    assert wait_gone([started["preload"]], 2), f"the preload server outlived a kernel {how}"
     assert wait_removed(started["workdir"], 2), f"its temp folder outlived a kernel {how}"

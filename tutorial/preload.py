@@ -203,6 +203,21 @@ class ForkedSupervisor:
         return self.returncode
 
 
+def warm_up(server_env):
+    """Start this process's preload server in a thread, now: its imports then overlap with the
+    caller's own (a notebook's set-up cell imports tutorial.site, then more, then starts the
+    site), and the first start finds it ready. Unused, it ends after IDLE_SECONDS."""
+
+    def start():
+        global _client
+        with _client_lock:
+            if _client is None or _client.owner != os.getpid() or not _client.running:
+                with contextlib.suppress(OSError):
+                    _client = _Client(server_env)
+
+    threading.Thread(target=start, name="preload-warm-up", daemon=True).start()
+
+
 def launch(argv, *, env, server_env, cwd, log, fd=None):
     """Start a supervisor with `argv` (tutorial.serve's arguments and command) by a fork.
 

@@ -192,13 +192,25 @@ def start_service(
     return service
 
 
+def _preload_server_env():
+    return {**os.environ, "PYTHONUNBUFFERED": "1", CHECKOUT_VAR: str(ROOT)}
+
+
+def warm_up_preload():
+    """Start this process's preload server now, in the background (tutorial/preload.py)."""
+    from tutorial import preload
+
+    if preload.AVAILABLE:
+        preload.warm_up(_preload_server_env())
+
+
 def _preloaded(argv, env, log, fd):
     """The supervisor forked by this process's preload server, or None where that cannot be."""
     from tutorial import preload
 
     if not preload.AVAILABLE:
         return None
-    server_env = {**os.environ, "PYTHONUNBUFFERED": "1", CHECKOUT_VAR: str(ROOT)}
+    server_env = _preload_server_env()
     try:
         return preload.launch(argv, env=env, server_env=server_env, cwd=ROOT, log=log, fd=fd)
     except OSError:  # no preload server (it failed to start or to answer): start one as usual

@@ -39,6 +39,7 @@ from tutorial.services import (
     listening_socket,
     make_workdir,
     start_service,
+    warm_up_preload,
 )
 
 SITE_DIR = ROOT / "companion_site"
@@ -378,3 +379,15 @@ def _migrate(db_env):
     if result.returncode:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
         raise SiteFailedToStart(f"migrating the companion site's database failed:\n{tail}")
+
+
+def _in_a_jupyter_kernel():
+    kernel = sys.modules.get("ipykernel.kernelapp")
+    return kernel is not None and kernel.IPKernelApp.initialized()
+
+
+# A lesson's set-up cell imports this module, then starts the site: in a kernel the preload
+# server starts booting now, alongside the cell's other imports (~0.5 s to the first answer of
+# the kernel's first site without it, ~0.1 s with it).
+if _in_a_jupyter_kernel() and os.environ.get(PRELOAD_VAR) != "0":
+    warm_up_preload()

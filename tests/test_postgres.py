@@ -4,6 +4,7 @@ Each lifecycle test starts a cluster of its own (≈1 s); the others share the s
 """
 
 import contextlib
+import glob
 import json
 import os
 import signal
@@ -180,3 +181,20 @@ def test_without_the_wheel_a_system_postgres_on_path_is_used(monkeypatch):
     finally:
         pg_module.find_binaries.cache_clear()
     assert version.startswith("15.")
+
+
+def test_a_killed_cluster_leaves_no_shared_memory_segment_in_dev_shm():
+    # PostgreSQL's default keeps its segments in /dev/shm/PostgreSQL.*; a SIGKILLed postmaster
+    # cannot remove them. Ours live in the data folder, which goes with the cluster.
+    def segments():
+        return set(glob.glob("/dev/shm/PostgreSQL.*"))
+
+    before = segments()
+    cluster = start_postgres()
+    with cluster.connect() as connection:
+        assert connection.execute("SHOW dynamic_shared_memory_type").fetchone()[0] == "mmap"
+    pids = cluster.pids()
+    os.kill(pids[1], signal.SIGKILL)  # the postmaster, under the supervisor
+    cluster.stop()
+    assert wait_gone(pids, 5)
+    assert not segments() - before

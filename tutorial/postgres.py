@@ -41,7 +41,14 @@ CACHE_DIR = ROOT / ".cache"  # git-ignored; survives runs, unlike the temp folde
 USER_VAR, BIN_VAR = "TUTORIAL_POSTGRES_USER", "TUTORIAL_POSTGRES_BIN"
 DEFAULT_USER = "tutorial-postgres"
 # Data thrown away at stop: durability buys nothing here and costs every commit an fsync.
-FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+FAST_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    # Shared memory segments as files in the data folder, not in /dev/shm: a postmaster that is
+    # killed (SIGKILL) cannot remove its segments, and its folder goes, /dev/shm's files stay.
+    "dynamic_shared_memory_type": "mmap",
+}
 # Our own short-lived connections (readiness probe, counting, CREATE DATABASE) carry this name,
 # so that counting does not see them, not even in the moment their backend takes to exit.
 HELPER_NAME = "tutorial.postgres"

@@ -10,7 +10,8 @@ and every preloaded start sends it a request over a socket pair (the supervisor'
 environment and working folder, with its stdin pipe, log and listening socket as descriptors).
 The preload server forks; the fork becomes the supervisor (`tutorial.serve`, in a session of
 its own, stdin = that pipe) and forks the command from itself, so the site imports only its own
-settings, apps and URLs. The lifecycle is the same as for an exec'ed supervisor: the pipe closes
+settings, apps and URLs; then it execs a fresh `tutorial.serve --adopt PID`, which weighs what
+an exec'ed supervisor weighs and supervises the command, still its child. The lifecycle is the same as for an exec'ed supervisor: the pipe closes
 (stop(), exit, SIGKILL of this process) and the supervisor takes the tree down and removes its
 folder. The preload server ends when its socket pair closes (with this process, SIGKILL too),
 after IDLE_SECONDS without a service, or on SIGTERM (`make kill-servers`). It is nobody's child
@@ -22,7 +23,9 @@ Nothing settings-dependent is imported before the fork: the preload server runs 
 DJANGO_SETTINGS_MODULE, so a library that read a setting at import would fail there (and be
 skipped; a test checks that none is), not leak one site's settings into the next. Only
 `python -m MODULE` commands of this interpreter run in a fork; anything else is exec'ed by the
-forked supervisor. tutorial/site.py decides which starts are preloaded (the tests' uvicorn).
+forked supervisor. tutorial/site.py decides which starts are preloaded: uvicorn with one
+worker, unless fresh=True or TUTORIAL_PRELOAD=0; in a Jupyter kernel, importing it starts the
+preload server (warm_up) so that the kernel's first site finds it ready.
 """
 
 import contextlib

@@ -212,13 +212,20 @@ def warm_up(server_env):
     site), and the first start finds it ready. Unused, it ends after IDLE_SECONDS."""
 
     def start():
-        global _client
-        with _client_lock:
-            if _client is None or _client.owner != os.getpid() or not _client.running:
-                with contextlib.suppress(OSError):
-                    _client = _Client(server_env)
+        with contextlib.suppress(OSError):  # no preload server: the first start tries again
+            _client_of_this_process(server_env)
 
     threading.Thread(target=start, name="preload-warm-up", daemon=True).start()
+
+
+def _client_of_this_process(server_env):
+    """This process's preload server, started now if it has none running (a fork of a process
+    that had one must start its own)."""
+    global _client
+    with _client_lock:
+        if _client is None or _client.owner != os.getpid() or not _client.running:
+            _client = _Client(server_env)
+        return _client
 
 
 def launch(argv, *, env, server_env, cwd, log, fd=None):
@@ -226,15 +233,11 @@ def launch(argv, *, env, server_env, cwd, log, fd=None):
 
     env: the supervisor's and the command's environment; server_env: the preload server's,
     when this call starts it (no per-service secrets in it: it outlives the service)."""
-    global _client
     read_end, write_end = os.pipe()
     fds = [read_end, log.fileno()] + ([fd] if fd is not None else [])
     try:
         for attempt in (1, 2):  # a second time if it ended (idle) just as we asked
-            with _client_lock:
-                if _client is None or _client.owner != os.getpid() or not _client.running:
-                    _client = _Client(server_env)
-                client = _client
+            client = _client_of_this_process(server_env)
             try:
                 pid = client.launch(argv, env, str(cwd), fds)
                 break

@@ -389,5 +389,5 @@ def _in_a_jupyter_kernel():
 # A lesson's set-up cell imports this module, then starts the site: in a kernel the preload
 # server starts booting now, alongside the cell's other imports (~0.5 s to the first answer of
 # the kernel's first site without it, ~0.1 s with it).
-if _in_a_jupyter_kernel() and os.environ.get(PRELOAD_VAR) != "0":
+if _in_a_jupyter_kernel() and _can_preload("uvicorn", 1, None):
     warm_up_preload()

@@ -69,7 +69,7 @@ def leftover_processes(run_id):
     found = {}
     for process in psutil.process_iter(["pid", "cmdline"]):
         try:
-            if process.pid == me:
+            if process.pid == me or _is_my_resource_tracker(process, me):
                 continue
             if process.environ().get(RUN_ID_VAR) == run_id:
                 found[process.pid] = process
@@ -80,6 +80,14 @@ def leftover_processes(run_id):
             continue
     found.pop(me, None)
     return list(found.values())
+
+
+def _is_my_resource_tracker(process, me):
+    """multiprocessing's resource tracker, started by the first spawned pool of this process (a
+    run with -n 0): it lives as long as this process, and ends when it does (its pipe closes)."""
+    return process.ppid() == me and "multiprocessing.resource_tracker" in " ".join(
+        process.cmdline()
+    )
 
 
 def describe(process):

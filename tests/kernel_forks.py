@@ -1,0 +1,290 @@
+"""Loaded first (`-p tests.kernel_forks` in pyproject.toml): every ipykernel kernel this test run
+starts (nbval's, tutorial.notebooks.execute's, a test's own) is forked from a process that has
+ipykernel, IPython, matplotlib, Django, uvicorn and httpx imported already.
+
+Why. A kernel spends ~0.6 s of CPU starting, and a lesson's set-up cell ~0.5-1 s more importing
+matplotlib and Django, before the first line of the lesson runs; the suite starts ~50 kernels on
+a 2-core machine. Forked, a kernel starts in a few ms, with those modules' pages shared.
+
+What stays the same. It is ipykernel's own IPKernelApp, with the manager's connection file,
+environment and working folder; only its imports were done before the fork (no Django settings,
+no event loop, no thread, no zmq context: nothing that is per kernel). The manager's view is the
+same too: it starts tests/kernel_launcher.py, which stands in for the kernel (signals, SIGKILL,
+exit code; see there). A learner's kernels (make lab) and the kernels of any process that does
+not load this plugin (a `make progress` a test runs) start as usual.
+
+The fork server: one per test process, started at configure (its imports overlap collection),
+ended at sessionfinish, and with its parent (stdin closes); it SIGKILLs the kernels it forked
+when it ends. It listens on an abstract Unix socket (no file to leave behind) and serves only
+its own user. Linux only; elsewhere kernels start as usual.
+"""
+
+import contextlib
+import gc
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import uuid
+
+from jupyter_client.manager import KernelManager
+
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_launcher.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AVAILABLE = sys.platform.startswith("linux") and hasattr(socket, "send_fds")
+INLINE = "module://matplotlib_inline.backend_inline"  # what ipykernel sets MPLBACKEND to
+READY_SECONDS = 60.0  # for the server to listen (a loaded machine)
+_SERVE = "import sys; from tests.kernel_forks import serve; serve(sys.argv[1], int(sys.argv[2]))"
+
+
+# ---- in the test process ---------------------------------------------------------------------
+
+_server = None  # (Popen, address, ready read end) of this process's fork server
+
+
+def _start_server():
+    global _server
+    address = f"tutorial-kernel-forks-{uuid.uuid4().hex}"  # abstract: bound as "\0" + it
+    ready_read, ready_write = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, address, str(ready_write)],
+        stdin=subprocess.PIPE,  # closes when this process ends, SIGKILL too: the server ends
+        stdout=subprocess.DEVNULL,
+        cwd=ROOT,
+        pass_fds=(ready_write,),
+        start_new_session=True,  # Ctrl-C of the test run reaches it through its stdin only
+    )
+    os.close(ready_write)
+    _server = (process, address, ready_read)
+
+
+def _address():
+    """The fork server's address once it listens; None if it is not there (kernels then start
+    as usual)."""
+    global _server
+    if _server is None or _server[0].poll() is not None:
+        _start_server()
+    process, address, ready = _server
+    if ready is not None:
+        readable = select.select([ready], [], [], READY_SECONDS)[0]
+        ok = bool(readable) and os.read(ready, 1) == b"1"
+        os.close(ready)
+        _server = (process, address, None)
+        if not ok:
+            _stop_server()
+            return None
+    return address
+
+
+def _stop_server():
+    global _server
+    if _server is None:
+        return
+    process, _address, ready = _server
+    _server = None
+    if ready is not None:
+        os.close(ready)
+    process.stdin.close()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+_original_format_kernel_cmd = KernelManager.format_kernel_cmd
+
+
+def _format_kernel_cmd(self, extra_arguments=None):
+    command = _original_format_kernel_cmd(self, extra_arguments)
+    if command[:3] == [sys.executable, "-m", "ipykernel_launcher"]:
+        address = _address()
+        if address is not None:
+            return [sys.executable, "-S", LAUNCHER, address, *command[3:]]
+    return command
+
+
+def pytest_configure(config):
+    if AVAILABLE:
+        KernelManager.format_kernel_cmd = _format_kernel_cmd  # AsyncKernelManager inherits it
+        runs_tests = hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", 0)
+        if runs_tests:  # not xdist's controller, which starts no kernel
+            _start_server()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _stop_server()  # before the leftover guard (conftest.py, trylast) looks
+
+
+# ---- in the fork server ------------------------------------------------------------------------
+
+
+def _preloaded():
+    from tutorial.preload import PRELOAD as SITE_LIBRARIES
+
+    kernel = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell")
+    plots = ("matplotlib.pyplot", "matplotlib_inline.backend_inline")
+    return kernel + plots + SITE_LIBRARIES
+
+
+def serve(address, ready_fd):
+    """Listen at `address`, import, then fork one kernel per launcher that connects."""
+    import importlib
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind("\0" + address)
+    listener.listen(64)
+    os.write(ready_fd, b"1")  # launchers may connect now; they wait while the imports run
+    os.close(ready_fd)
+    if sys.path and sys.path[0] == "":
+        del sys.path[0]  # as ipykernel_launcher does; the kernel puts its own folder back
+    # Read at import time, so set as a kernel would see them: ipykernel's parent (the manager,
+    # our parent), matplotlib's backend (ipykernel's inline one), one BLAS thread (no thread
+    # may run at a fork).
+    os.environ["JPY_PARENT_PID"] = str(os.getppid())
+    os.environ["MPLBACKEND"] = INLINE
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    for name in _preloaded():
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    # What the imports made is never collected in a kernel: its garbage collections then walk
+    # only the kernel's own objects (a lesson's loop-stall checks see no longer pauses than in
+    # a kernel that imported less), and touch no page shared with the other kernels.
+    gc.collect()
+    gc.freeze()
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    kernels = {}  # pid -> the launcher's connection, None once it closed
+    launchers = {}  # connection -> pid
+    while True:
+        readable = select.select([0, listener, wake_read, *launchers], [], [])[0]
+        if 0 in readable and not os.read(0, 512):
+            for pid in kernels:
+                _kill_group(pid)
+            os._exit(0)
+        if wake_read in readable:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_read, 512)
+        _report_exits(kernels, launchers)
+        for connection in [c for c in readable if c in launchers]:
+            if not _receive(connection):  # the launcher is gone (SIGKILL): its kernel goes too
+                pid = launchers.pop(connection)
+                kernels[pid] = None
+                connection.close()
+                _kill_group(pid)
+        if listener in readable:
+            _accept(listener, kernels, launchers, wake_read, wake_write)
+
+
+def _receive(connection):
+    try:
+        return connection.recv(16)
+    except OSError:
+        return b""
+
+
+def _kill_group(pid):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _report_exits(kernels, launchers):
+    for pid in list(kernels):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            connection = kernels.pop(pid)
+            if connection is not None:
+                launchers.pop(connection, None)
+                with contextlib.suppress(OSError):
+                    code = os.waitstatus_to_exitcode(status)
+                    connection.send(json.dumps({"exited": code}).encode())
+                connection.close()
+
+
+def _accept(listener, kernels, launchers, *pipe):
+    connection, _ = listener.accept()
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    if uid != os.getuid():  # only this user's launchers: a kernel runs whatever it is sent
+        connection.close()
+        return
+    connection.settimeout(10)
+    try:
+        request, fds, _flags, _address = socket.recv_fds(connection, 1 << 20, 3)
+    except OSError:
+        connection.close()
+        return
+    connection.settimeout(None)
+    if not request or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        connection.close()
+        return
+    pid = os.fork()
+    if pid == 0:
+        _become_kernel(json.loads(request), fds, [listener, *launchers, connection], pipe)
+    for fd in fds:
+        os.close(fd)
+    kernels[pid] = connection
+    launchers[connection] = pid
+    try:
+        connection.send(json.dumps({"pid": pid}).encode())
+    except OSError:  # the launcher was killed meanwhile (a restart, then a shutdown at once)
+        launchers.pop(connection)
+        kernels[pid] = None
+        connection.close()
+        _kill_group(pid)
+
+
+def _become_kernel(request, fds, sockets, pipe):
+    """In the fork: become the kernel the launcher asked for, then exit as an interpreter does."""
+    code = 1
+    try:
+        os.setsid()  # its own process group, as a kernel started with start_new_session has
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for target, fd in enumerate(fds):  # the launcher's stdin, stdout, stderr
+            os.dup2(fd, target)
+            os.close(fd)
+        for each in sockets:
+            each.close()
+        for fd in pipe:
+            os.close(fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        if "matplotlib" in sys.modules and os.environ.get("MPLBACKEND", INLINE) != INLINE:
+            sys.modules["matplotlib"].rcParams["backend"] = os.environ["MPLBACKEND"]
+        import ipykernel_launcher
+        from ipykernel import kernelapp
+
+        sys.argv = [ipykernel_launcher.__file__, *request["argv"]]
+        kernelapp.launch_new_instance()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        # What an interpreter does at exit (wait for non-daemon threads, atexit), then leave
+        # without returning into the fork server's loop.
+        import atexit
+        import threading
+
+        with contextlib.suppress(BaseException):
+            threading._shutdown()
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)

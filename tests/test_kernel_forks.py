@@ -1,0 +1,84 @@
+"""tests/kernel_forks.py: a kernel of the run is forked with its libraries imported, and its
+manager handles it as any kernel: code runs, an interrupt interrupts, SIGKILL takes its process
+group down, a shutdown leaves nothing."""
+
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from tests import kernel_forks
+
+pytestmark = pytest.mark.skipif(not kernel_forks.AVAILABLE, reason="kernel forks: Linux only")
+
+
+@pytest.fixture
+def kernel():
+    manager, client = start_new_kernel(kernel_name="python3")
+    yield manager, client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def run(client, code, timeout=30):
+    outputs = []
+    reply = client.execute_interactive(
+        code, timeout=timeout, output_hook=lambda m: outputs.append(m["content"].get("text", ""))
+    )
+    return reply["content"], "".join(outputs)
+
+
+def gone(pid, seconds):
+    deadline = time.monotonic() + seconds
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_the_kernel_is_a_fork_with_its_libraries_imported_and_the_launcher_stands_in(kernel):
+    manager, client = kernel
+    code = (
+        "import json, os, sys, subprocess\n"
+        "child = subprocess.Popen(['sleep', '60'])\n"  # in the kernel's process group
+        "print(json.dumps({'pid': os.getpid(), 'ppid': os.getppid(), 'child': child.pid,\n"
+        "  'pgid': os.getpgid(0), 'cwd': os.getcwd(), 'preloaded': 'matplotlib' in sys.modules,\n"
+        "  'argv0': sys.argv[0]}))"
+    )
+    content, printed = run(client, code)
+    assert content["status"] == "ok", content
+    seen = json.loads(printed)
+    launcher = manager.provisioner.process.pid
+    assert seen["pid"] != launcher and seen["pgid"] == seen["pid"]
+    assert "kernel_forks" in " ".join(psutil.Process(seen["ppid"]).cmdline())
+    assert seen["preloaded"] and seen["argv0"].endswith("ipykernel_launcher.py")
+    assert seen["cwd"] == os.getcwd()
+
+    started = time.monotonic()
+    sleeping = client.execute("import time; time.sleep(30)")
+    time.sleep(0.5)
+    manager.interrupt_kernel()
+    reply = client.get_shell_msg(timeout=20)
+    assert reply["parent_header"]["msg_id"] == sleeping
+    assert reply["content"]["ename"] == "KeyboardInterrupt" and time.monotonic() - started < 20
+    content, printed = run(client, "print('after the interrupt')")
+    assert content["status"] == "ok" and printed == "after the interrupt\n"
+
+    manager.signal_kernel(signal.SIGKILL)  # to the launcher's group, as jupyter_client kills
+    assert gone(seen["pid"], 5), "the kernel outlived a SIGKILL of its launcher"
+    assert gone(seen["child"], 5), "a process in the kernel's group outlived it"
+
+
+def test_a_kernel_that_shuts_down_is_reaped_and_its_launcher_exits_with_its_code():
+    manager, client = start_new_kernel(kernel_name="python3")
+    _, printed = run(client, "import os; print(os.getpid())")
+    pid, launcher = int(printed), manager.provisioner.process
+    client.stop_channels()
+    manager.shutdown_kernel(now=False)  # a shutdown request: the kernel exits by itself
+    assert gone(pid, 5)
+    assert launcher.returncode == 0  # the kernel's own exit code

@@ -33,91 +33,100 @@ import uuid
 
 from jupyter_client.manager import KernelManager
 
+from tutorial.preload import FACTORY_VAR
+
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_launcher.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AVAILABLE = sys.platform.startswith("linux") and hasattr(socket, "send_fds")
 INLINE = "module://matplotlib_inline.backend_inline"  # what ipykernel sets MPLBACKEND to
-READY_SECONDS = 60.0  # for the server to listen (a loaded machine)
-_SERVE = "import sys; from tests.kernel_forks import serve; serve(sys.argv[1], int(sys.argv[2]))"
+READY_SECONDS = 60.0  # for a server to listen (a loaded machine)
+_SERVE = "import sys; from tests.kernel_forks import serve; serve(*sys.argv[1:])"
 
 
 # ---- in the test process ---------------------------------------------------------------------
 
-_server = None  # (Popen, address, ready read end) of this process's fork server
+
+class _ForkServer:
+    """One fork server of this process: "kernels" (for the kernel launchers) or "preload"
+    (a factory of tutorial.preload's preload servers, named to them in FACTORY_VAR)."""
+
+    def __init__(self, kind):
+        self.kind, self.process, self.address, self._ready = kind, None, None, None
+
+    def start(self):
+        self.address = f"tutorial-{self.kind}-forks-{uuid.uuid4().hex}"  # bound as "\0" + it
+        ready_read, ready_write = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _SERVE, self.kind, self.address, str(ready_write)],
+            stdin=subprocess.PIPE,  # closes when this process ends, SIGKILL too: it ends
+            stdout=subprocess.DEVNULL,
+            cwd=ROOT,
+            pass_fds=(ready_write,),
+            start_new_session=True,  # Ctrl-C of the test run reaches it through its stdin only
+        )
+        os.close(ready_write)
+        self._ready = ready_read
+
+    def listening(self):
+        """Its address once it listens, started again if it ended; None if it does not start
+        (kernels then start as usual)."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        if self._ready is not None:
+            readable = select.select([self._ready], [], [], READY_SECONDS)[0]
+            ok = bool(readable) and os.read(self._ready, 1) == b"1"
+            os.close(self._ready)
+            self._ready = None
+            if not ok:
+                self.stop()
+                return None
+        return self.address
+
+    def stop(self):
+        if self._ready is not None:
+            os.close(self._ready)
+            self._ready = None
+        if self.process is not None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
 
 
-def _start_server():
-    global _server
-    address = f"tutorial-kernel-forks-{uuid.uuid4().hex}"  # abstract: bound as "\0" + it
-    ready_read, ready_write = os.pipe()
-    process = subprocess.Popen(
-        [sys.executable, "-c", _SERVE, address, str(ready_write)],
-        stdin=subprocess.PIPE,  # closes when this process ends, SIGKILL too: the server ends
-        stdout=subprocess.DEVNULL,
-        cwd=ROOT,
-        pass_fds=(ready_write,),
-        start_new_session=True,  # Ctrl-C of the test run reaches it through its stdin only
-    )
-    os.close(ready_write)
-    _server = (process, address, ready_read)
-
-
-def _address():
-    """The fork server's address once it listens; None if it is not there (kernels then start
-    as usual)."""
-    global _server
-    if _server is None or _server[0].poll() is not None:
-        _start_server()
-    process, address, ready = _server
-    if ready is not None:
-        readable = select.select([ready], [], [], READY_SECONDS)[0]
-        ok = bool(readable) and os.read(ready, 1) == b"1"
-        os.close(ready)
-        _server = (process, address, None)
-        if not ok:
-            _stop_server()
-            return None
-    return address
-
-
-def _stop_server():
-    global _server
-    if _server is None:
-        return
-    process, _address, ready = _server
-    _server = None
-    if ready is not None:
-        os.close(ready)
-    process.stdin.close()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
+_kernels = _ForkServer("kernels")
+_preload = _ForkServer("preload")
 _original_format_kernel_cmd = KernelManager.format_kernel_cmd
 
 
 def _format_kernel_cmd(self, extra_arguments=None):
     command = _original_format_kernel_cmd(self, extra_arguments)
     if command[:3] == [sys.executable, "-m", "ipykernel_launcher"]:
-        address = _address()
+        address = _kernels.listening()
         if address is not None:
             return [sys.executable, "-S", LAUNCHER, address, *command[3:]]
     return command
 
 
 def pytest_configure(config):
-    if AVAILABLE:
-        KernelManager.format_kernel_cmd = _format_kernel_cmd  # AsyncKernelManager inherits it
-        runs_tests = hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", 0)
-        if runs_tests:  # not xdist's controller, which starts no kernel
-            _start_server()
+    if not AVAILABLE:
+        return
+    KernelManager.format_kernel_cmd = _format_kernel_cmd  # AsyncKernelManager inherits it
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", 0):
+        # A process that runs tests (not xdist's controller): both start now, their imports
+        # overlapping collection. The factory's address goes to every process started from
+        # here on; one that connects before it listens starts its preload server as usual.
+        _kernels.start()
+        _preload.start()
+        os.environ[FACTORY_VAR] = _preload.address
 
 
 def pytest_sessionfinish(session, exitstatus):
-    _stop_server()  # before the leftover guard (conftest.py, trylast) looks
+    os.environ.pop(FACTORY_VAR, None)
+    _kernels.stop()  # before the leftover guard (conftest.py, trylast) looks
+    _preload.stop()
 
 
 # ---- in the fork server ------------------------------------------------------------------------
@@ -131,31 +140,18 @@ def _preloaded():
     return kernel + plots + SITE_LIBRARIES
 
 
-def serve(address, ready_fd):
-    """Listen at `address`, import, then fork one kernel per launcher that connects."""
-    import importlib
-
+def serve(kind, address, ready_fd):
+    """Listen at `address`, import, then fork: a kernel per launcher that connects ("kernels"),
+    or a preload server per tutorial.preload client that asks ("preload")."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind("\0" + address)
     listener.listen(64)
-    os.write(ready_fd, b"1")  # launchers may connect now; they wait while the imports run
-    os.close(ready_fd)
-    if sys.path and sys.path[0] == "":
-        del sys.path[0]  # as ipykernel_launcher does; the kernel puts its own folder back
-    # Read at import time, so set as a kernel would see them: ipykernel's parent (the manager,
-    # our parent), matplotlib's backend (ipykernel's inline one), one BLAS thread (no thread
-    # may run at a fork).
-    os.environ["JPY_PARENT_PID"] = str(os.getppid())
-    os.environ["MPLBACKEND"] = INLINE
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    for name in _preloaded():
-        with contextlib.suppress(Exception):
-            importlib.import_module(name)
-    # What the imports made is never collected in a kernel: its garbage collections then walk
-    # only the kernel's own objects (a lesson's loop-stall checks see no longer pauses than in
-    # a kernel that imported less), and touch no page shared with the other kernels.
-    gc.collect()
-    gc.freeze()
+    os.write(int(ready_fd), b"1")  # clients may connect now; they wait while the imports run
+    os.close(int(ready_fd))
+    if kind == "kernels":
+        _import_for_kernels()
+    else:
+        _import_for_preload_servers()
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
@@ -178,8 +174,109 @@ def serve(address, ready_fd):
                 kernels[pid] = None
                 connection.close()
                 _kill_group(pid)
-        if listener in readable:
+        if listener in readable and kind == "kernels":
             _accept(listener, kernels, launchers, wake_read, wake_write)
+        elif listener in readable:
+            _fork_preload_server(listener, kernels, wake_read, wake_write)
+
+
+def _import_for_kernels():
+    import importlib
+
+    if sys.path and sys.path[0] == "":
+        del sys.path[0]  # as ipykernel_launcher does; the kernel puts its own folder back
+    # Read at import time, so set as a kernel would see them: ipykernel's parent (the manager,
+    # our parent), matplotlib's backend (ipykernel's inline one), one BLAS thread (no thread
+    # may run at a fork).
+    os.environ["JPY_PARENT_PID"] = str(os.getppid())
+    os.environ["MPLBACKEND"] = INLINE
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    for name in _preloaded():
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    # What the imports made is never collected in a kernel: its garbage collections then walk
+    # only the kernel's own objects (a lesson's loop-stall checks see no longer pauses than in
+    # a kernel that imported less), and touch no page shared with the other kernels.
+    gc.collect()
+    gc.freeze()
+
+
+def _import_for_preload_servers():
+    """What a preload server imports (tutorial.preload.serve_forks), in the same environment:
+    without Django settings. No gc.freeze: the sites forked from it are as they are without."""
+    import importlib
+
+    from tutorial.preload import PRELOAD
+
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+    for name in PRELOAD:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+
+
+def _fork_preload_server(listener, children, *pipe):
+    """tutorial.preload's client sends its environment, its folder and its end of the socket
+    pair; the fork runs serve_forks on it, as `python -m tutorial.serve --preload FD` would."""
+    connection = _accepted(listener)
+    if connection is None:
+        return
+    with connection:
+        try:
+            request, fds, _flags, _address = socket.recv_fds(connection, 1 << 20, 1)
+        except OSError:
+            return
+        if not request or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            return
+        pid = os.fork()
+        if pid == 0:
+            _become_preload_server(json.loads(request), fds[0], [listener, connection], pipe)
+        os.close(fds[0])
+        children[pid] = None  # reaped here: it forks the preload server and exits at once
+        with contextlib.suppress(OSError):
+            connection.send(b"forked")
+
+
+def _become_preload_server(request, control_fd, sockets, pipe):
+    code = 1
+    try:
+        os.setsid()  # as the Popen'ed one, started with start_new_session
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.close(null)
+        for each in sockets:
+            each.close()
+        for fd in pipe:
+            os.close(fd)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        from tutorial.preload import serve_forks
+
+        serve_forks(control_fd)  # forks the preload server, which ends with os._exit
+        code = 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def _accepted(listener):
+    """The next connection, if it comes from this user (whatever it asks for runs as us)."""
+    connection, _ = listener.accept()
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    _pid, uid, _gid = struct.unpack("3i", credentials)
+    if uid != os.getuid():
+        connection.close()
+        return None
+    connection.settimeout(10)
+    return connection
 
 
 def _receive(connection):
@@ -208,13 +305,9 @@ def _report_exits(kernels, launchers):
 
 
 def _accept(listener, kernels, launchers, *pipe):
-    connection, _ = listener.accept()
-    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-    _pid, uid, _gid = struct.unpack("3i", credentials)
-    if uid != os.getuid():  # only this user's launchers: a kernel runs whatever it is sent
-        connection.close()
+    connection = _accepted(listener)
+    if connection is None:
         return
-    connection.settimeout(10)
     try:
         request, fds, _flags, _address = socket.recv_fds(connection, 1 << 20, 3)
     except OSError:

@@ -82,3 +82,25 @@ def test_a_kernel_that_shuts_down_is_reaped_and_its_launcher_exits_with_its_code
     manager.shutdown_kernel(now=False)  # a shutdown request: the kernel exits by itself
     assert gone(pid, 5)
     assert launcher.returncode == 0  # the kernel's own exit code
+
+
+def test_a_preload_server_of_this_run_is_forked_by_the_factory_and_ends_with_its_client():
+    code = (
+        "import json, psutil\n"
+        "from tutorial.site import start_site\n"
+        "from tutorial.preload import preload_server_pid\n"
+        "with start_site() as site:\n"
+        "    import httpx; ok = httpx.get(site.url + '/health/').status_code == 200\n"
+        "    pid = preload_server_pid()\n"
+        "    print(json.dumps({'ok': ok, 'pid': pid, 'cmd': psutil.Process(pid).cmdline()}))"
+    )
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        content, printed = run(client, code)
+        assert content["status"] == "ok", content
+        seen = json.loads(printed)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert seen["ok"] and "preload" in seen["cmd"] and "kernel_forks" in " ".join(seen["cmd"])
+    assert gone(seen["pid"], 5), "the preload server outlived the kernel that used it"

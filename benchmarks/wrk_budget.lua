@@ -1,6 +1,8 @@
 -- Gives wrk what benchmarks.loadgen's own generator has: a request budget. Each wrk thread
 -- stops once it has its share of answers (`wrk ... -s wrk_budget.lua URL -- <per thread>`),
--- and at the end the totals are printed for benchmarks.loadgen.parse_wrk.
+-- and at the end the totals are printed for benchmarks.loadgen.parse_wrk. Answers wrk had
+-- already read in the same pass of its event loop still count: a thread may end up to one
+-- answer per other connection over its share.
 
 local threads = {}
 

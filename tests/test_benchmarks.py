@@ -296,7 +296,9 @@ def test_wrk_drives_a_real_server_within_its_budget_and_its_report_is_read(peer)
     bad = loadgen.run_wrk(
         peer.url + "/sleep/?delay=nope", concurrency=1, duration=1, max_requests=100
     )
-    assert capped["ok"] == 20 and capped["budget_reached"] and capped["errors"] == 0
+    # wrk stops the thread at its 20th answer; answers it had already read in the same pass of
+    # its event loop (at most one per other connection) still count: 23 was seen under load.
+    assert 20 <= capped["ok"] <= 20 + 3 and capped["budget_reached"] and capped["errors"] == 0
     assert free["ok"] > 20 and not free["budget_reached"] and free["errors"] == 0
     assert 0 < free["percentiles"][50] <= free["percentiles"][99]
     result = summarize("wrk", free, delay=0.01)

@@ -43,6 +43,33 @@ async def seed_from_the_sites_environment(site):
     return "a"
 
 
+async def seed_from_any_processs_environment(site):
+    """The same shortcut without the site's pids: every process's environment this user may
+    read (the site's supervisor is exec'ed with the environment it was given), counted twice
+    for show. 'no seed found' when none holds it."""
+    import glob
+
+    from tutorial.checks import lesson13
+
+    database = site.dsn.rsplit("/", 1)[1]
+    site.postgres.count_connections(database)
+    site.postgres.count_connections(database)
+    for path in glob.glob("/proc/[0-9]*/environ"):
+        try:
+            with open(path, "rb") as environ:
+                entries = environ.read().split(b"\0")
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.startswith(b"COMPANION_CONN_SEED"):
+                name, _, value = entry.partition(b"=")
+                if name == b"COMPANION_CONN_SEED_FILE":
+                    with open(value, encoding="utf-8") as seed:  # gone once the site read it
+                        return lesson13.leaky_letter(seed.read().strip())
+                return lesson13.leaky_letter(value.decode())
+    return "no seed found"
+
+
 async def find_leak_untouched(site):
     raise NotImplementedError
 

@@ -33,6 +33,9 @@ def test_counting_after_each_endpoint_finds_the_leak(postgres, capsys):
         # The shortcut of reading the shuffle's seed from the server's environment: the check
         # hands find_leak the site's address, database and cluster, not its process.
         (answers.seed_from_the_sites_environment, "exception", "AttributeError"),
+        # ... nor from any process's environment: the site reads its seed from a file it
+        # removes as it starts, so the exec'ed supervisor's /proc/PID/environ holds no seed.
+        (answers.seed_from_any_processs_environment, "exception", "FileNotFoundError"),
     ],
 )
 def test_wrong_leak_answers_fail_with_a_hint(postgres, answer, kind, phrase):

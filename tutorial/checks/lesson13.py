@@ -3,8 +3,11 @@
 import asyncio
 import random
 import secrets
+import shutil
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 
@@ -14,8 +17,10 @@ from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for t
 from .learner import call_async, call_sync
 
 MYSTERIES = ("a", "b", "c")
-# The site shuffles these three behaviours over the letters with COMPANION_CONN_SEED as the seed
-# (companion_site/demo/views/connections.py): the same shuffle here tells which letter leaks.
+# The site shuffles these three behaviours over the letters with the seed it reads from the file
+# COMPANION_CONN_SEED_FILE names (companion_site/demo/views/connections.py), and removes the file
+# as it starts: the seed is in no process's environment while find_leak runs. The same shuffle
+# here tells which letter leaks.
 BEHAVIOURS = ("plain", "leaky", "closed")
 
 
@@ -75,9 +80,7 @@ async def find_leak(find_leak, postgres):
     await _fail_if_not_started(find_leak)  # before any site starts: the stub needs none
     for seed in _two_seeds_with_different_leaks():
         # One site at a time: an answer wrong on the first never needs the second.
-        site = await asyncio.to_thread(
-            start_site, database="postgres", postgres=postgres, env={"COMPANION_CONN_SEED": seed}
-        )
+        site = await asyncio.to_thread(_site_shuffled_by, seed, postgres)
         try:
             given = _LearnersSite(site)
             answer = await call_async(find_leak, given, timeout=20, allow_blocking=True)
@@ -96,6 +99,17 @@ async def find_leak(find_leak, postgres):
                 f"On this site /conn/mystery/{answer}/ does not leak: its connections are "
                 "closed again. Count after calling each endpoint, not only once at the end."
             )
+
+
+def _site_shuffled_by(seed, postgres):
+    folder = Path(tempfile.mkdtemp(prefix="check-13-"))
+    try:
+        seed_file = folder / "seed"
+        seed_file.write_text(seed)
+        env = {"COMPANION_CONN_SEED_FILE": str(seed_file)}
+        return start_site(database="postgres", postgres=postgres, env=env)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class _NoSiteHere(Exception):

@@ -31,18 +31,25 @@ def leaky_letter(seed):
 
 
 class _CountingCluster:
-    """The site's PostgreSQL cluster as the learner's code gets it: it counts their counts."""
+    """The site's PostgreSQL cluster as the learner's code gets it: it counts their counts, and
+    notes what each saw (a count that never changed saw no leak, whatever was called between)."""
 
     def __init__(self, postgres):
-        self._postgres, self.counts = postgres, 0
+        self._postgres, self.seen = postgres, []
+
+    @property
+    def counts(self):
+        return len(self.seen)
 
     def count_connections(self, database=None, state=None):
-        self.counts += 1
-        return self._postgres.count_connections(database, state)
+        count = self._postgres.count_connections(database, state)
+        self.seen.append(count)
+        return count
 
     def connections(self, database=None):
-        self.counts += 1
-        return self._postgres.connections(database)
+        rows = self._postgres.connections(database)
+        self.seen.append(len(rows))
+        return rows
 
 
 class _LearnersSite:
@@ -93,6 +100,12 @@ async def find_leak(find_leak, postgres):
                 f"find_leak answered {answer!r} after counting the connections "
                 f"{given.postgres.counts} time(s): count with "
                 "site.postgres.count_connections(database) before and after each endpoint."
+            )
+        if len(set(given.postgres.seen)) < 2:
+            fail(
+                f"find_leak answered {answer!r}, but every count it made saw "
+                f"{given.postgres.seen[0]} connection(s): the leak never showed in them. Count "
+                "before and after calling each endpoint, and wait a moment after the calls."
             )
         if answer != leaky_letter(seed):
             fail(

@@ -19,14 +19,21 @@ Plugins. anyio's pytest plugin (installed with httpx's anyio) runs no test here 
 marked anyio) and costs ~0.25 s of CPU per process to import: it is left out, as -p no:anyio
 would (a test marked anyio would then fail: "async def functions are not natively supported").
 
+Caches. A fresh checkout has no migrated companion-site template yet (.cache/: a SQLite file,
+a PostgreSQL data folder and schema dump, tutorial/site.py): each worker's first site would
+migrate at the same moment (~1.5 s of CPU each). The main process makes them once, in a
+thread, while the workers start; a worker that needs one first makes it as before.
+
 Notebooks. tutorial.notebooks keeps jsonschema from importing rfc3987_syntax (~1 s of parser
 building in every pytest worker, for an "iri" format check notebook validation never asks
 for): importing it here, first, does that for the whole test run.
 """
 
+import contextlib
 import os
 import sys
 import tempfile
+import threading
 
 MEMORY_TEMP = "/dev/shm"
 ROOMY = 2 * 2**30  # free bytes: the clusters of 4 workers and a few lessons, with a wide margin
@@ -63,6 +70,38 @@ def _temp_in_memory():
 
 _cache_bytecode()
 _temp_in_memory()
+
+
+_warming = None
+
+
+def _warm_caches():
+    from tutorial import site
+
+    site._sqlite_template()  # returns at once when it is there
+    if not list(site.CACHE_DIR.glob(f"companion-schema-{site._schema_key()}-*.sql")):
+        from tutorial.postgres import start_postgres
+
+        with start_postgres() as postgres:  # also caches the data folder it starts from
+            postgres.create_role(site.SITE_ROLE)
+            site._postgres_template(postgres)
+
+
+def _warm_caches_quietly():
+    with contextlib.suppress(Exception):  # a failure here is met again, and shown, by a test
+        _warm_caches()
+
+
+def pytest_configure(config):
+    global _warming
+    if not hasattr(config, "workerinput"):  # the main process (xdist's controller, or -n 0)
+        _warming = threading.Thread(target=_warm_caches_quietly, name="warm-caches", daemon=True)
+        _warming.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _warming is not None:
+        _warming.join(120)  # its cluster gone before the leftover guard (conftest.py) looks
 
 
 def pytest_addhooks(pluginmanager):

@@ -24,12 +24,20 @@ a PostgreSQL data folder and schema dump, tutorial/site.py): each worker's first
 migrate at the same moment (~1.5 s of CPU each). The main process makes them once, in a
 thread, while the workers start; a worker that needs one first makes it as before.
 
+Garbage collection. Once collected, a worker holds ~100,000 objects (pytest's items, Django,
+the notebooks) that live as long as it does; every full collection walked them all (~65 ms;
+more on a busy machine). A check that times a learner's answer saw such a pause, taken in the
+answer's frame, as the answer blocking the event loop (0.28 s, lesson 06, under load), and
+lesson 14's checks call gc.collect() after each scenario. They are frozen after collection:
+collections then walk what the tests make, as before.
+
 Notebooks. tutorial.notebooks keeps jsonschema from importing rfc3987_syntax (~1 s of parser
 building in every pytest worker, for an "iri" format check notebook validation never asks
 for): importing it here, first, does that for the whole test run.
 """
 
 import contextlib
+import gc
 import os
 import sys
 import tempfile
@@ -97,6 +105,11 @@ def pytest_configure(config):
     if not hasattr(config, "workerinput"):  # the main process (xdist's controller, or -n 0)
         _warming = threading.Thread(target=_warm_caches_quietly, name="warm-caches", daemon=True)
         _warming.start()
+
+
+def pytest_collection_finish(session):
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_sessionfinish(session, exitstatus):

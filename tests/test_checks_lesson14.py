@@ -3,7 +3,6 @@ shortcut that gets the right messages another way (an echo, a list of sockets, a
 query string)."""
 
 import asyncio
-import gc
 import time
 
 import pytest
@@ -18,16 +17,6 @@ from tutorial.postgres import PostgresUnavailable
 
 # pytest-django sets Django up for the suite; consumers close stale connections between messages.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def collections_skip_what_was_there():
-    """The checks call gc.collect() after each scenario, to hear of every coroutine never
-    awaited; here each call walked pytest's and Django's ~95,000 objects (~65 ms). Frozen, those
-    are skipped: whatever a scenario makes is collected as before."""
-    gc.freeze()
-    yield
-    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)

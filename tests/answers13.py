@@ -7,7 +7,8 @@ import time
 import httpx
 
 
-async def find_leak(site):
+async def _growth(site):
+    """{letter: how many connections more after calling it}, counted around each endpoint."""
     database = site.dsn.rsplit("/", 1)[1]
     grew = {}
     async with httpx.AsyncClient() as client:
@@ -17,17 +18,21 @@ async def find_leak(site):
                 await client.get(f"{site.url}/conn/mystery/{letter}/")
             await asyncio.sleep(0.3)
             grew[letter] = site.postgres.count_connections(database) - before
+    return grew
+
+
+async def find_leak(site):
+    grew = await _growth(site)
     return max(grew, key=grew.get)
 
 
+async def least_growth(site):
+    """Measured well, read backwards: the letter whose connections grew least."""
+    grew = await _growth(site)
+    return min(grew, key=grew.get)
+
+
 async def always_b(site):
-    return "b"
-
-
-async def counts_for_show_then_b(site):
-    database = site.dsn.rsplit("/", 1)[1]
-    site.postgres.count_connections(database)
-    site.postgres.count_connections(database)
     return "b"
 
 
@@ -41,6 +46,53 @@ async def seed_from_the_sites_environment(site):
                 if entry.startswith(b"COMPANION_CONN_SEED="):
                     return lesson13.leaky_letter(entry.split(b"=", 1)[1].decode())
     return "a"
+
+
+async def seed_from_any_processs_environment(site):
+    """The same shortcut without the site's pids: every process's environment this user may
+    read (the site's supervisor is exec'ed with the environment it was given), counted twice
+    for show. 'no seed found' when none holds it."""
+    import glob
+
+    from tutorial.checks import lesson13
+
+    database = site.dsn.rsplit("/", 1)[1]
+    site.postgres.count_connections(database)
+    site.postgres.count_connections(database)
+    for path in glob.glob("/proc/[0-9]*/environ"):
+        try:
+            with open(path, "rb") as environ:
+                entries = environ.read().split(b"\0")
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.startswith(b"COMPANION_CONN_SEED"):
+                name, _, value = entry.partition(b"=")
+                if name == b"COMPANION_CONN_SEED_FILE":
+                    with open(value, encoding="utf-8") as seed:  # gone once the site read it
+                        return lesson13.leaky_letter(seed.read().strip())
+                return lesson13.leaky_letter(value.decode())
+    return "no seed found"
+
+
+def _letter_the_check_expects():
+    """What a lucky guess names: the leaky letter, read from the check's own frame."""
+    import sys
+
+    from tutorial.checks import lesson13
+
+    frame = sys._getframe()
+    while "seed" not in frame.f_locals:
+        frame = frame.f_back
+    return lesson13.leaky_letter(frame.f_locals["seed"])
+
+
+async def counts_before_any_call_then_a_lucky_guess(site):
+    """Counts twice (for show, before calling anything), then names the right letter by luck."""
+    database = site.dsn.rsplit("/", 1)[1]
+    site.postgres.count_connections(database)
+    site.postgres.count_connections(database)
+    return _letter_the_check_expects()
 
 
 async def find_leak_untouched(site):

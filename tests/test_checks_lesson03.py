@@ -313,6 +313,17 @@ def test_shortcut_the_formula_instead_of_the_pool_is_rejected():
     assert failure(checks.in_processes, in_processes).kind == "wrong_method"
 
 
+def test_shortcut_the_formula_for_some_numbers_is_rejected(pool, small_work):
+    # Two real calls in two processes at once, the third number from the closed formula.
+    async def in_processes(work, numbers):
+        loop = asyncio.get_running_loop()
+        ran = await asyncio.gather(*(loop.run_in_executor(pool, work, n) for n in numbers[:2]))
+        return [*ran, expected_sum_of_squares(numbers[2])]
+
+    error = failure(checks.in_processes, in_processes)
+    assert error.kind == "wrong_method" and "for 2 of the 3 numbers" in error.hint
+
+
 def test_work_on_the_loop_is_named_as_this_process(small_work):
     async def in_processes(work, numbers):
         return [work(n) for n in numbers]

@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import inspect
+import re
 import time
 
 import httpx
@@ -131,6 +132,14 @@ def test_an_answer_typed_in_by_letter_is_named_even_if_it_sends_requests(site):
     error = failure(checks.classify, classify, site)
     assert error.kind == "wrong"
     assert "classify said" in error.hint and "/mystery/a/" in error.hint
+
+
+def test_the_sites_endpoint_list_does_not_say_which_mystery_is_the_sync_view(site):
+    # The list at / marks each view async or sync; for /mystery/b/ here (a sync view, in
+    # threads: concurrent) that was half of classify's answer, read instead of measured.
+    html = httpx.get(site.url + "/", verify=False).text
+    kinds = re.findall(r'/mystery/([a-d])/</code></a></td>\s*<td class="[^"]*">([^<]*)<', html)
+    assert sorted(kinds) == [(name, "?") for name in checks.MYSTERIES]
 
 
 def test_an_answer_typed_in_by_letter_without_requests_is_named(site):

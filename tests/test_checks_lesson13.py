@@ -29,10 +29,16 @@ def test_counting_after_each_endpoint_finds_the_leak(postgres, capsys):
     [
         (answers.find_leak_untouched, "not_started", "Not started"),
         (answers.always_b, "wrong", "counting the connections 0 time(s)"),  # a typed-in letter
-        (answers.counts_for_show_then_b, "wrong", "does not leak"),
+        (answers.least_growth, "wrong", "does not leak"),  # measured, read backwards
+        # The right letter, by a guess (or by timing: only the plain endpoint is slower), with
+        # two counts for show: counts that never changed saw no leak.
+        (answers.counts_before_any_call_then_a_lucky_guess, "wrong", "never showed in them"),
         # The shortcut of reading the shuffle's seed from the server's environment: the check
         # hands find_leak the site's address, database and cluster, not its process.
         (answers.seed_from_the_sites_environment, "exception", "AttributeError"),
+        # ... nor from any process's environment: the site reads its seed from a file it
+        # removes as it starts, so the exec'ed supervisor's /proc/PID/environ holds no seed.
+        (answers.seed_from_any_processs_environment, "exception", "FileNotFoundError"),
     ],
 )
 def test_wrong_leak_answers_fail_with_a_hint(postgres, answer, kind, phrase):

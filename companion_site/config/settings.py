@@ -21,7 +21,8 @@ start several differently configured copies side by side without editing files:
 - COMPANION_DB_URL             postgresql://user@host:port/name: PostgreSQL instead of SQLite
                                (start_site(database="postgres") sets it; lesson 13)
 - COMPANION_ATOMIC_REQUESTS=1  ATOMIC_REQUESTS on (lesson 13: async views refuse it)
-- COMPANION_CONN_SEED          fixes which /conn/mystery/ endpoint leaks (shuffled per start)
+- COMPANION_CONN_SEED_FILE     a file holding the seed that fixes which /conn/mystery/ endpoint
+                               leaks (shuffled per start); the site removes it once read
 - COMPANION_DB_POOL=1          psycopg's connection pool ("OPTIONS": {"pool": ...}), sized by
                                COMPANION_DB_POOL_MIN / _MAX and waiting COMPANION_DB_POOL_TIMEOUT
                                seconds for a free connection (psycopg_pool's defaults: 4, 4, 30)

@@ -211,6 +211,14 @@ async def in_processes(in_processes):
         expected_sum_of_squares(n) for n in numbers
     ]:
         fail(f"Return [work(n) for n in numbers], in that order; got {result!r:.80}.")
+    ran_for = [run["n"] for run in runs]
+    if sorted(ran_for) != sorted(numbers):
+        done = sum(n in ran_for for n in numbers)
+        fail(
+            f"work ran {len(runs)} time(s), for {done} of the {len(numbers)} numbers: every "
+            "value must come from work(n), run in the pool once for each n.",
+            kind="wrong_method",
+        )
     if any(run["pid"] == os.getpid() for run in runs):
         fail(
             "work ran in this process (threads, or the loop): one GIL, one core at a time. "

@@ -3,8 +3,11 @@
 import asyncio
 import random
 import secrets
+import shutil
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 
@@ -14,8 +17,10 @@ from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for t
 from .learner import call_async, call_sync
 
 MYSTERIES = ("a", "b", "c")
-# The site shuffles these three behaviours over the letters with COMPANION_CONN_SEED as the seed
-# (companion_site/demo/views/connections.py): the same shuffle here tells which letter leaks.
+# The site shuffles these three behaviours over the letters with the seed it reads from the file
+# COMPANION_CONN_SEED_FILE names (companion_site/demo/views/connections.py), and removes the file
+# as it starts: the seed is in no process's environment while find_leak runs. The same shuffle
+# here tells which letter leaks.
 BEHAVIOURS = ("plain", "leaky", "closed")
 
 
@@ -26,18 +31,25 @@ def leaky_letter(seed):
 
 
 class _CountingCluster:
-    """The site's PostgreSQL cluster as the learner's code gets it: it counts their counts."""
+    """The site's PostgreSQL cluster as the learner's code gets it: it counts their counts, and
+    notes what each saw (a count that never changed saw no leak, whatever was called between)."""
 
     def __init__(self, postgres):
-        self._postgres, self.counts = postgres, 0
+        self._postgres, self.seen = postgres, []
+
+    @property
+    def counts(self):
+        return len(self.seen)
 
     def count_connections(self, database=None, state=None):
-        self.counts += 1
-        return self._postgres.count_connections(database, state)
+        count = self._postgres.count_connections(database, state)
+        self.seen.append(count)
+        return count
 
     def connections(self, database=None):
-        self.counts += 1
-        return self._postgres.connections(database)
+        rows = self._postgres.connections(database)
+        self.seen.append(len(rows))
+        return rows
 
 
 class _LearnersSite:
@@ -75,9 +87,7 @@ async def find_leak(find_leak, postgres):
     await _fail_if_not_started(find_leak)  # before any site starts: the stub needs none
     for seed in _two_seeds_with_different_leaks():
         # One site at a time: an answer wrong on the first never needs the second.
-        site = await asyncio.to_thread(
-            start_site, database="postgres", postgres=postgres, env={"COMPANION_CONN_SEED": seed}
-        )
+        site = await asyncio.to_thread(_site_shuffled_by, seed, postgres)
         try:
             given = _LearnersSite(site)
             answer = await call_async(find_leak, given, timeout=20, allow_blocking=True)
@@ -91,11 +101,28 @@ async def find_leak(find_leak, postgres):
                 f"{given.postgres.counts} time(s): count with "
                 "site.postgres.count_connections(database) before and after each endpoint."
             )
+        if len(set(given.postgres.seen)) < 2:
+            fail(
+                f"find_leak answered {answer!r}, but every count it made saw "
+                f"{given.postgres.seen[0]} connection(s): the leak never showed in them. Count "
+                "before and after calling each endpoint, and wait a moment after the calls."
+            )
         if answer != leaky_letter(seed):
             fail(
                 f"On this site /conn/mystery/{answer}/ does not leak: its connections are "
                 "closed again. Count after calling each endpoint, not only once at the end."
             )
+
+
+def _site_shuffled_by(seed, postgres):
+    folder = Path(tempfile.mkdtemp(prefix="check-13-"))
+    try:
+        seed_file = folder / "seed"
+        seed_file.write_text(seed)
+        env = {"COMPANION_CONN_SEED_FILE": str(seed_file)}
+        return start_site(database="postgres", postgres=postgres, env=env)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class _NoSiteHere(Exception):

@@ -1,5 +1,8 @@
 import asyncio
 import json
+import os
+import tempfile
+from pathlib import Path
 from unittest import mock
 
 from django.db import OperationalError
@@ -43,6 +46,14 @@ class MysteryTests(TransactionTestCase):
     def test_the_three_behaviours_are_shuffled_over_the_three_letters(self):
         self.assertEqual(set(connections._MYSTERY), set(connections.MYSTERIES))
         self.assertEqual(len(set(connections._MYSTERY.values())), 3)
+
+    def test_the_seed_comes_from_a_file_that_is_removed_once_read(self):
+        with tempfile.TemporaryDirectory() as folder:
+            seed_file = Path(folder) / "seed"
+            seed_file.write_text("1234\n")
+            with mock.patch.dict(os.environ, {"COMPANION_CONN_SEED_FILE": str(seed_file)}):
+                self.assertEqual(connections._seed(), "1234")
+            self.assertFalse(seed_file.exists())  # nothing left for a learner's code to read
 
     async def test_each_letter_answers_and_an_unknown_one_is_a_404(self):
         for letter in connections.MYSTERIES:

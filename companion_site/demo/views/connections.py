@@ -76,11 +76,25 @@ async def _closed(request):
     return JsonResponse({"counted": "later"})
 
 
+def _seed():
+    """The shuffle's seed from the file COMPANION_CONN_SEED_FILE names, removed once read (None:
+    a fresh shuffle). A file, not a variable: a process's environment stays readable in /proc
+    (the supervisor's), so a learner's code could read the answer instead of counting."""
+    path = os.environ.get("COMPANION_CONN_SEED_FILE")
+    if not path:
+        return None
+    try:
+        with open(path) as file:
+            return file.read().strip() or None
+    finally:
+        os.unlink(path)
+
+
 # Which mystery endpoint does what: shuffled at every start of the site (lesson 13's exercise
-# finds the leaky one by counting connections); COMPANION_CONN_SEED fixes it, for the check.
+# finds the leaky one by counting connections); a seed file fixes it, for the check.
 MYSTERIES = ("a", "b", "c")
 _behaviours = [_plain, _leaky, _closed]
-random.Random(os.environ.get("COMPANION_CONN_SEED") or None).shuffle(_behaviours)
+random.Random(_seed()).shuffle(_behaviours)
 _MYSTERY = dict(zip(MYSTERIES, _behaviours, strict=True))
 
 

@@ -23,11 +23,19 @@ def _catalogue():
             {
                 "route": "/" + str(pattern.pattern),
                 "name": pattern.name,
-                "kind": "async" if _is_async(view) else "sync",
+                "kind": _kind(view),
                 "teaches": doc[0] if doc else "",
             }
         )
     return rows
+
+
+def _kind(view):
+    """The list's view column: async or sync — or "?" for lesson 05's mystery endpoints, whose
+    kind is part of what its exercise asks the learner to measure over HTTP."""
+    if getattr(view, "kind_is_the_question", False):
+        return "?"
+    return "async" if _is_async(view) else "sync"
 
 
 def _is_async(view):

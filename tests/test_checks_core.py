@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import sys
 import time
 
 import httpx
@@ -217,6 +218,32 @@ def test_blocking_the_loop_is_named(fn):
 def test_blocking_past_the_deadline_is_named_blocking_not_a_hang():
     error = mistake(blocks_past_the_deadline, 1, timeout=0.3)
     assert error.kind == "blocked"
+
+
+def test_time_the_loops_thread_waited_for_a_cpu_is_not_blamed(monkeypatch):
+    """A loaded machine, not the answer: here the scheduler says the loop's thread spent the
+    whole stall runnable, waiting for a CPU (as if preempted inside the learner's frame)."""
+    from tutorial.checks import learner
+
+    assert learner._LoopWatch._waited_for_a_cpu is not None
+    monkeypatch.setattr(learner._LoopWatch, "_waited_for_a_cpu", lambda self: time.perf_counter())
+    assert asyncio.run(call_async(sleeps_blocking_then_returns, 7)) == 7
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="scheduler statistics: Linux")
+def test_the_loops_thread_scheduler_wait_is_read_and_a_real_block_still_counts():
+    from tutorial.checks import learner
+
+    async def watched():
+        watch = learner._LoopWatch()
+        await asyncio.sleep(0.05)
+        waited = watch._waited_for_a_cpu()
+        watch.stop()
+        return watch, waited
+
+    watch, waited = asyncio.run(watched())
+    assert watch._schedstat is not None and waited >= 0.0
+    assert mistake(sleeps_blocking_then_returns, 1).kind == "blocked"  # sleeping is not waiting
 
 
 def test_awaiting_the_same_time_is_not_blocking():

@@ -52,6 +52,17 @@ def _thread_cpu_time(thread_id):
         return None
 
 
+def _waited_for_a_cpu(native_id):
+    """Seconds thread `native_id` (threading.get_native_id()) has spent runnable but not running,
+    waiting for a CPU (Linux counts it: /proc/self/task/TID/schedstat, second field); None where
+    the OS cannot tell."""
+    try:
+        with open(f"/proc/self/task/{native_id}/schedstat", "rb") as stats:
+            return int(stats.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _raise_into(thread_id, exception):
     """Make `exception` raise in thread `thread_id` at its next bytecode (None: take it back)."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
@@ -75,8 +86,10 @@ class _Deadline:
         self.spinning = True  # it ran Python code all along (else: one call that would not return)
         self._thread = threading.get_ident()
         self._held = held
+        self._native = threading.get_native_id()
         self._started = time.perf_counter()
         self._cpu_started = _thread_cpu_time(self._thread)
+        self._wait_started = _waited_for_a_cpu(self._native)
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="check-deadline", daemon=True)
         self._watcher.start()
@@ -98,8 +111,11 @@ class _Deadline:
         cpu = _thread_cpu_time(self._thread)
         if cpu is None or self._cpu_started is None:
             return True
-        # Generous: on a loaded machine a spinning thread may get a small share of a core.
-        return cpu - self._cpu_started > _BUSY_SHARE * (time.perf_counter() - self._started)
+        could_run = time.perf_counter() - self._started  # less the time it waited for a CPU:
+        waited = _waited_for_a_cpu(self._native)  # a loaded machine gives a loop a small share
+        if waited is not None and self._wait_started is not None:
+            could_run -= waited - self._wait_started
+        return cpu - self._cpu_started > _BUSY_SHARE * could_run
 
     def stop(self):
         """Call in the thread the deadline watches, once the learner's call is over."""
@@ -308,7 +324,7 @@ class _LoopWatch:
         self.worst = 0.0
         self.where = ""
         self._loop_thread = threading.get_ident()
-        self._schedstat = f"/proc/self/task/{threading.get_native_id()}/schedstat"
+        self._native = threading.get_native_id()
         self._last_wait = self._waited_for_a_cpu()
         self._last = time.perf_counter()
         self._blamed = False  # the stall now open has been seen running the learner's code
@@ -336,15 +352,9 @@ class _LoopWatch:
         self._last, self._last_wait = now, waited
 
     def _waited_for_a_cpu(self):
-        """Seconds the loop's thread has spent runnable but not running (0 where not known)."""
-        if self._schedstat is None:
-            return 0.0
-        try:
-            with open(self._schedstat, "rb") as stats:
-                return int(stats.read().split()[1]) / 1e9
-        except (OSError, IndexError, ValueError):
-            self._schedstat = None  # not Linux, or no scheduler statistics: wall time as is
-            return 0.0
+        """Seconds the loop's thread has spent runnable but not running; 0 where the OS cannot
+        tell (then stalls count in wall time, as they are)."""
+        return _waited_for_a_cpu(self._native) or 0.0
 
     def _sample(self):
         while not self._done.wait(_SAMPLE_EVERY):

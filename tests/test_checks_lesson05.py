@@ -57,12 +57,19 @@ async def classify(url, n=4):
 async def blocks_loop(url, probe_url, n=4):
     async with httpx.AsyncClient(timeout=30, verify=False) as client:
         one = await timed_get(client, url)
-        load = asyncio.gather(*(client.get(url) for _ in range(n)))
-        waits = []
-        while not load.done():
-            waits.append(await timed_get(client, probe_url))
-        await load
-    return sum(waits) / len(waits) > one / 2
+
+        async def probe_wait():
+            load = asyncio.gather(*(client.get(url) for _ in range(n)))
+            waits = []
+            while not load.done():
+                waits.append(await timed_get(client, probe_url))
+            await load
+            return sum(waits) / len(waits)
+
+        # Best of two rounds, as the solution: a fresh-clone CI run, both cores busy, once had a
+        # sync view in threads probe slower than half a request (said True for /mystery/b/).
+        wait = min([await probe_wait(), await probe_wait()])
+    return wait > one / 2
 
 
 def test_the_check_sees_four_different_behaviours(site):

@@ -190,3 +190,14 @@ def postgres():
 
     with start_postgres() as cluster:
         yield cluster
+
+
+@pytest.fixture
+def kernel():
+    """A real Jupyter kernel of this interpreter: (its manager, a client), shut down after."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    yield manager, client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)

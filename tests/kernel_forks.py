@@ -33,7 +33,7 @@ import uuid
 
 from jupyter_client.manager import KernelManager
 
-from tutorial.preload import FACTORY_VAR
+from tutorial.preload import FACTORY_VAR, _exit_with, serve_forks
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_launcher.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -239,21 +239,13 @@ def _fork_preload_server(listener, children, *pipe):
 
 
 def _become_preload_server(request, control_fd, sockets, pipe):
-    code = 1
-    try:
+    def body():
         null = os.open(os.devnull, os.O_RDWR)
         _leave_the_server(request, {0: null, 1: null}, sockets, pipe)  # as Popen'ed: DEVNULL
         os.close(null)
-        from tutorial.preload import serve_forks
-
         serve_forks(control_fd)  # forks the preload server, which ends with os._exit
-        code = 0
-    except BaseException:
-        import traceback
 
-        traceback.print_exc()
-    finally:
-        os._exit(code)
+    _exit_with(body)
 
 
 def _leave_the_server(request, descriptors, sockets, pipe):
@@ -345,8 +337,8 @@ def _accept(listener, kernels, launchers, *pipe):
 
 def _become_kernel(request, fds, sockets, pipe):
     """In the fork: become the kernel the launcher asked for, then exit as an interpreter does."""
-    code = 1
-    try:
+
+    def body():
         _leave_the_server(request, dict(enumerate(fds)), sockets, pipe)  # the launcher's 0-2
         for fd in fds:
             os.close(fd)
@@ -356,25 +348,17 @@ def _become_kernel(request, fds, sockets, pipe):
         from ipykernel import kernelapp
 
         sys.argv = [ipykernel_launcher.__file__, *request["argv"]]
-        kernelapp.launch_new_instance()
-        code = 0
-    except SystemExit as exit:
-        code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
-    except BaseException:
-        import traceback
+        try:
+            kernelapp.launch_new_instance()
+        finally:
+            # What an interpreter does at exit (wait for non-daemon threads, atexit), which
+            # _exit_with then skips: it leaves without returning into the fork server's loop.
+            import atexit
+            import threading
 
-        traceback.print_exc()
-    finally:
-        # What an interpreter does at exit (wait for non-daemon threads, atexit), then leave
-        # without returning into the fork server's loop.
-        import atexit
-        import threading
+            with contextlib.suppress(BaseException):
+                threading._shutdown()
+            with contextlib.suppress(BaseException):
+                atexit._run_exitfuncs()
 
-        with contextlib.suppress(BaseException):
-            threading._shutdown()
-        with contextlib.suppress(BaseException):
-            atexit._run_exitfuncs()
-        with contextlib.suppress(BaseException):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+    _exit_with(body)

@@ -12,16 +12,9 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 
 from tests import kernel_forks
+from tests.test_site_lifecycle import wait_gone
 
 pytestmark = pytest.mark.skipif(not kernel_forks.AVAILABLE, reason="kernel forks: Linux only")
-
-
-@pytest.fixture
-def kernel():
-    manager, client = start_new_kernel(kernel_name="python3")
-    yield manager, client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
 
 
 def run(client, code, timeout=30):
@@ -33,12 +26,7 @@ def run(client, code, timeout=30):
 
 
 def gone(pid, seconds):
-    deadline = time.monotonic() + seconds
-    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
+    return wait_gone([pid], seconds)
 
 
 def test_the_kernel_is_a_fork_with_its_libraries_imported_and_the_launcher_stands_in(kernel):

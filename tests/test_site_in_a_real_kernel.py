@@ -8,7 +8,6 @@ import signal
 import time
 
 import pytest
-from jupyter_client.manager import start_new_kernel
 
 from tests.test_site_lifecycle import wait_gone
 
@@ -27,14 +26,6 @@ START_BOTH = (
     "                  'warmed': warmed, 'preload': preload_server_pid(),\n"
     "                  'forked': type(site._process).__name__}))"
 )
-
-
-@pytest.fixture
-def kernel():
-    manager, client = start_new_kernel(kernel_name="python3")
-    yield manager, client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
 
 
 def started_in(client):

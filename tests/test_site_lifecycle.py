@@ -131,12 +131,21 @@ def test_the_preload_server_imports_no_settings():
 
 def test_interrupting_the_kernel_does_not_reach_the_server():
     # Jupyter's "interrupt" sends SIGINT to the kernel's process group; the kernel survives it.
+    # The stand-in takes SIGINT as a kernel does, with a handler of its own (not whatever it
+    # inherited), and waits for it blocked, in sigtimedwait, so no moment of its own decides.
+    # With `try: time.sleep(60) except KeyboardInterrupt`, twice under load the sleep was never
+    # interrupted: 61 s, then no line.
     after = (
-        "try:\n    print('waiting', flush=True)\n    time.sleep(60)\n"
-        "except KeyboardInterrupt:\n    print('interrupted', flush=True)\n    time.sleep(60)"
+        "import signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\n"
+        "print('waiting', flush=True)\n"
+        "if signal.sigtimedwait({signal.SIGINT}, 60):\n"
+        "    print('interrupted', flush=True)\n"
+        "    time.sleep(60)"
     )
     kernel, started = kernel_with_site(after, start_new_session=True)
-    assert kernel.stdout.readline().strip() == "waiting"  # inside the try: ready for Ctrl-C
+    assert kernel.stdout.readline().strip() == "waiting"  # SIGINT blocked: it waits pending
     os.killpg(kernel.pid, signal.SIGINT)
     assert kernel.stdout.readline().strip() == "interrupted"
     assert httpx.get(started["url"] + "/health/").status_code == 200

@@ -13,10 +13,14 @@ same too: it starts tests/kernel_launcher.py, which stands in for the kernel (si
 exit code; see there). A learner's kernels (make lab) and the kernels of any process that does
 not load this plugin (a `make progress` a test runs) start as usual.
 
-The fork server: one per test process, started at configure (its imports overlap collection),
-ended at sessionfinish, and with its parent (stdin closes); it SIGKILLs the kernels it forked
-when it ends. It listens on an abstract Unix socket (no file to leave behind) and serves only
-its own user. Linux only; elsewhere kernels start as usual.
+The fork servers: one for kernels and one for tutorial.preload's preload servers, per run. The
+run's main process (xdist's controller, or the only process) starts them at configure, and
+every process it starts afterwards (xdist's workers too) finds their addresses in the
+environment: six workers importing ipykernel, matplotlib and Django each cost ~8 s of CPU on 2
+cores before any test ran. They end at the main process's sessionfinish, and with it (stdin
+closes); a fork server SIGKILLs the kernels it forked when it ends. A worker that finds the
+kernels' server gone starts one of its own. Each listens on an abstract Unix socket (no file
+to leave behind) and serves only its own user. Linux only; elsewhere kernels start as usual.
 """
 
 import contextlib
@@ -33,7 +37,7 @@ import uuid
 
 from jupyter_client.manager import KernelManager
 
-from tutorial.preload import FACTORY_VAR, _exit_with, serve_forks
+from tutorial.preload import FACTORY_VAR, _alive, _exit_with, serve_forks
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_launcher.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,6 +45,7 @@ AVAILABLE = sys.platform.startswith("linux") and hasattr(socket, "send_fds")
 INLINE = "module://matplotlib_inline.backend_inline"  # what ipykernel sets MPLBACKEND to
 READY_SECONDS = 60.0  # for a server to listen (a loaded machine)
 _SERVE = "import sys; from tests.kernel_forks import serve; serve(*sys.argv[1:])"
+KERNELS_VAR = "TUTORIAL_KERNEL_FORKS"  # "ADDRESS PID" of the run's kernel fork server
 
 
 # ---- in the test process ---------------------------------------------------------------------
@@ -101,10 +106,19 @@ _preload = _ForkServer("preload")
 _original_format_kernel_cmd = KernelManager.format_kernel_cmd
 
 
+def _kernels_address():
+    """The address of a kernel fork server that runs: the run's, else one of this process's."""
+    if _kernels.process is None and KERNELS_VAR in os.environ:
+        address, pid = os.environ[KERNELS_VAR].split()
+        if _alive(int(pid)):
+            return address  # it listens: it was bound before its address went out
+    return _kernels.listening()
+
+
 def _format_kernel_cmd(self, extra_arguments=None):
     command = _original_format_kernel_cmd(self, extra_arguments)
     if command[:3] == [sys.executable, "-m", "ipykernel_launcher"]:
-        address = _kernels.listening()
+        address = _kernels_address()
         if address is not None:
             return [sys.executable, "-S", LAUNCHER, address, *command[3:]]
     return command
@@ -114,17 +128,22 @@ def pytest_configure(config):
     if not AVAILABLE:
         return
     KernelManager.format_kernel_cmd = _format_kernel_cmd  # AsyncKernelManager inherits it
-    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", 0):
-        # A process that runs tests (not xdist's controller): both start now, their imports
-        # overlapping collection. The factory's address goes to every process started from
-        # here on; one that connects before it listens starts its preload server as usual.
-        _kernels.start()
-        _preload.start()
-        os.environ[FACTORY_VAR] = _preload.address
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: its controller started the run's servers (the environment)
+    # Both start now, their imports overlapping collection (and xdist's workers' start). The
+    # preload factory's address goes out at once: a client that connects before it listens
+    # starts its preload server as usual. The kernels' address goes out once it listens.
+    _kernels.start()
+    _preload.start()
+    os.environ[FACTORY_VAR] = _preload.address
+    address = _kernels.listening()
+    if address is not None:
+        os.environ[KERNELS_VAR] = f"{address} {_kernels.process.pid}"
 
 
 def pytest_sessionfinish(session, exitstatus):
     os.environ.pop(FACTORY_VAR, None)
+    os.environ.pop(KERNELS_VAR, None)
     _kernels.stop()  # before the leftover guard (conftest.py, trylast) looks
     _preload.stop()
 

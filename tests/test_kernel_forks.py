@@ -92,3 +92,15 @@ def test_a_preload_server_of_this_run_is_forked_by_the_factory_and_ends_with_its
         manager.shutdown_kernel(now=True)
     assert seen["ok"] and "preload" in seen["cmd"] and "kernel_forks" in " ".join(seen["cmd"])
     assert gone(seen["pid"], 5), "the preload server outlived the kernel that used it"
+
+
+def test_a_worker_uses_the_runs_kernel_server_and_starts_its_own_if_it_is_gone(monkeypatch):
+    own = kernel_forks._ForkServer("kernels")
+    monkeypatch.setattr(own, "listening", lambda: "own-address")
+    monkeypatch.setattr(kernel_forks, "_kernels", own)  # as in a worker: none started here
+    monkeypatch.setenv(kernel_forks.KERNELS_VAR, f"runs-address {os.getpid()}")
+    assert kernel_forks._kernels_address() == "runs-address"
+    ended = psutil.Popen(["true"])
+    ended.wait()
+    monkeypatch.setenv(kernel_forks.KERNELS_VAR, f"runs-address {ended.pid}")
+    assert kernel_forks._kernels_address() == "own-address"

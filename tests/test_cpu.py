@@ -1,6 +1,8 @@
 """tutorial.cpu: the CPU-bound function of lesson 03, its closed form and its calibration."""
 
 import pickle
+import sys
+import threading
 
 from tutorial.cpu import expected_sum_of_squares, rounds_for, sum_of_squares
 
@@ -12,6 +14,24 @@ def test_the_loop_and_the_formula_agree():
 
 def test_rounds_for_scales_with_the_time_asked_for():
     assert rounds_for(0.2, sample=10_000) > rounds_for(0.02, sample=10_000) >= 10_000
+
+
+def test_rounds_for_counts_cpu_time_not_the_time_spent_waiting():
+    # A thread spinning in this process takes the GIL half of the time: by the clock, the
+    # sample would look twice as slow and the work come out half as large as asked.
+    # Turns of 0.1 ms, so that no try runs its whole sample in one turn.
+    alone = rounds_for(0.05, tries=5)
+    stop, interval = threading.Event(), sys.getswitchinterval()
+    spinner = threading.Thread(target=lambda: [None for _ in iter(stop.is_set, True)])
+    sys.setswitchinterval(0.0001)
+    spinner.start()
+    try:
+        shared = rounds_for(0.05, tries=5)
+    finally:
+        stop.set()
+        spinner.join()
+        sys.setswitchinterval(interval)
+    assert shared > 0.7 * alone, (alone, shared)
 
 
 def test_the_function_pickles_by_name_for_process_pools():

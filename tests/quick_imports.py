@@ -31,6 +31,9 @@ answer's frame, as the answer blocking the event loop (0.28 s, lesson 06, under 
 lesson 14's checks call gc.collect() after each scenario. They are frozen after collection:
 collections then walk what the tests make, as before.
 
+TLS. httpx loads its CA bundle for every client it makes (~30 ms of CPU each; every
+`httpx.get` makes one): tests/shared_tls.py has each process build the default context once.
+
 Notebooks. tutorial.notebooks keeps jsonschema from importing rfc3987_syntax (~1 s of parser
 building in every pytest worker, for an "iri" format check notebook validation never asks
 for): importing it here, first, does that for the whole test run.
@@ -42,6 +45,8 @@ import os
 import sys
 import tempfile
 import threading
+
+from tests import shared_tls
 
 MEMORY_TEMP = "/dev/shm"
 ROOMY = 2 * 2**30  # free bytes: the clusters of 4 workers and a few lessons, with a wide margin
@@ -78,6 +83,7 @@ def _temp_in_memory():
 
 _cache_bytecode()
 _temp_in_memory()
+shared_tls.install()
 
 
 _warming = None

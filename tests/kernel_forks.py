@@ -8,8 +8,9 @@ a 2-core machine. Forked, a kernel starts in a few ms, with those modules' pages
 
 What stays the same. It is ipykernel's own IPKernelApp, with the manager's connection file,
 environment and working folder; only its imports were done before the fork (no Django settings,
-no event loop, no thread, no zmq context: nothing that is per kernel), and httpx builds its
-default TLS context once (tests/shared_tls.py; so do the sites). The manager's view is the
+no event loop, no thread, no zmq context: nothing that is per kernel). The kernels and sites do
+not share httpx's TLS context as the test processes do (tests/shared_tls.py): lesson 06 measures
+what a new client costs. The manager's view is the
 same too: it starts tests/kernel_launcher.py, which stands in for the kernel (signals, SIGKILL,
 exit code; see there). A learner's kernels (make lab) and the kernels of any process that does
 not load this plugin (a `make progress` a test runs) start as usual.
@@ -38,7 +39,6 @@ import uuid
 
 from jupyter_client.manager import KernelManager
 
-from tests import shared_tls
 from tutorial.preload import FACTORY_VAR, _alive, _exit_with, serve_forks
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_launcher.py")
@@ -215,7 +215,6 @@ def _import_for_kernels():
     for name in _preloaded():
         with contextlib.suppress(Exception):
             importlib.import_module(name)
-    shared_tls.install()
     # What the imports made is never collected in a kernel: its garbage collections then walk
     # only the kernel's own objects (a lesson's loop-stall checks see no longer pauses than in
     # a kernel that imported less), and touch no page shared with the other kernels.
@@ -234,7 +233,6 @@ def _import_for_preload_servers():
     for name in PRELOAD:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
-    shared_tls.install()
 
 
 def _fork_preload_server(listener, children, *pipe):

@@ -2,11 +2,11 @@
 
 httpx loads the CA bundle again for every Client and AsyncClient it makes (~30 ms of CPU each,
 more on a loaded machine), and each `httpx.get(...)` makes one: the suite made hundreds, in its
-own processes and in the kernels it runs, all for plain HTTP to 127.0.0.1. The shared context
-is the one httpx would build (certifi's bundle, or SSL_CERT_FILE / SSL_CERT_DIR as they are
-when it is asked for): it verifies exactly as a new one would. Any other `verify` or `cert`
-builds as before. Installed in every test process (tests/quick_imports.py) and in the test
-run's kernels and sites (tests/kernel_forks.py); a learner's kernel is left as it is.
+own processes alone, all for plain HTTP to 127.0.0.1. The shared context is the one httpx
+would build (certifi's bundle, or SSL_CERT_FILE / SSL_CERT_DIR as they are when it is asked
+for): it verifies exactly as a new one would. Any other `verify` or `cert` builds as before.
+Installed in every test process (tests/quick_imports.py), and nowhere else: the kernels and
+sites of the run build a context per client as a learner's do (lesson 06 measures that cost).
 """
 
 import functools

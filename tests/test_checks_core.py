@@ -1,6 +1,7 @@
 """Each typical learner mistake becomes a short, named hint — with real functions, no mocks."""
 
 import asyncio
+import gc
 import socket
 import sys
 import threading
@@ -264,6 +265,32 @@ def test_the_loops_thread_scheduler_wait_is_read_and_a_real_block_still_counts()
     waited = asyncio.run(watched())
     assert learner._waited_for_a_cpu(threading.get_native_id()) is not None and waited >= 0.0
     assert mistake(sleeps_blocking_then_returns, 1).kind == "blocked"  # sleeping is not waiting
+
+
+async def waits_while_another_thread_collects():
+    """The loop's thread waits inside the answer while another thread "collects" for 0.4 s:
+    gc's callbacks, called as gc calls them (a real collection stops every thread as long)."""
+    done = threading.Event()
+
+    def collect():
+        for callback in list(gc.callbacks):
+            callback("start", {"generation": 2})
+        time.sleep(0.4)
+        for callback in list(gc.callbacks):
+            callback("stop", {"generation": 2, "collected": 0, "uncollectable": 0})
+        done.set()
+
+    threading.Thread(target=collect).start()
+    done.wait()
+    return 7
+
+
+def test_a_garbage_collection_is_not_blamed_on_the_answer(monkeypatch):
+    from tutorial.checks import learner
+
+    assert asyncio.run(call_async(waits_while_another_thread_collects)) == 7
+    monkeypatch.setattr(learner._LoopWatch, "_on_gc", lambda self, phase, info: None)
+    assert mistake(waits_while_another_thread_collects).kind == "blocked"  # not counted: blamed
 
 
 def test_awaiting_the_same_time_is_not_blocking():

@@ -5,10 +5,11 @@ import math
 import os
 import shutil
 import socket
+import time
 
 import pytest
 
-from benchmarks import configs, database, held, loadgen, report, run
+from benchmarks import configs, database, held, loadgen, report, run, sampler
 from benchmarks.sampler import PeakSampler
 from benchmarks.stats import aggregate, aggregate_all, ideal_throughput, percentile, summarize
 from tutorial.site import start_site
@@ -320,6 +321,21 @@ def test_after_wrk_a_server_that_does_not_answer_a_probe_is_restarted(peer):
         assert not run.answers_promptly(stuck, by_wrk, timeout=0.3)
         assert run.answers_promptly(stuck, counted)  # a generator that counts needs no probe
     assert run.answers_promptly(peer, by_wrk)  # a server that is free answers the probe
+
+
+def test_sampler_lists_the_tree_at_both_ends_and_a_few_times_a_second_between():
+    listed = []
+
+    def pids():
+        listed.append(time.monotonic())
+        return [os.getpid()]
+
+    with PeakSampler(pids, interval=0.01) as peak:
+        time.sleep(0.5)  # ~50 samples
+        ended = time.monotonic()
+    assert peak.samples >= 20 and peak.threads >= 1
+    assert 2 <= len(listed) <= 2 + 0.5 / sampler.PIDS_EVERY + 1  # not once per sample
+    assert listed[-1] >= ended  # the sample at exit lists the tree again
 
 
 def test_sampler_sees_the_servers_threads_memory_and_cpu(peer):

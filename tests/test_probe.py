@@ -38,3 +38,10 @@ def test_peak_threads_sees_a_new_thread_and_lists_the_tree_a_few_times_a_second(
     result, threads = asyncio.run(probe.peak_threads(site, load(), every=0.005))
     assert result == "done" and threads.extra >= 1
     assert site.listed <= 2 + 0.6 / probe.PIDS_EVERY + 2  # not once per sample
+
+
+def test_settling_lists_the_tree_a_few_times_a_second():
+    site = OwnProcessAsSite()
+    count = asyncio.run(probe.settled_thread_count(site, quiet=0.5, timeout=1.0))
+    assert count >= 1
+    assert site.listed <= 1 + 1.0 / probe.PIDS_EVERY + 1  # ~50 looks at the count, not 50 scans

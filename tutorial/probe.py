@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import httpx
 import psutil
 
-# How often peak_threads looks for the server's processes again (a worker started late, or one
+# How often peak_threads and settled_thread_count look for the server's processes again (a worker started late, or one
 # gunicorn replaced). Listing them scans every process on the machine (~12 ms with 650 of them,
 # a loaded test run): at every sample, the load generator's loop did little else.
 PIDS_EVERY = 0.2
@@ -65,10 +65,13 @@ async def settled_thread_count(site, *, quiet=0.1, timeout=2.0):
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    count, since = thread_count(site), loop.time()
+    pids, listed = site.pids(), loop.time()
+    count, since = thread_count(site, pids), loop.time()
     while loop.time() - since < quiet and loop.time() < deadline:
         await asyncio.sleep(0.01)
-        now = thread_count(site)
+        if loop.time() - listed >= PIDS_EVERY:
+            pids, listed = site.pids(), loop.time()
+        now = thread_count(site, pids)
         if now != count:
             count, since = now, loop.time()
     return count

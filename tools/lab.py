@@ -65,14 +65,15 @@ def wait_until_up(process, port, token, timeout=90):
     import httpx
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            status = httpx.get(f"http://127.0.0.1:{port}/api/status", params={"token": token})
-            if status.is_success:
-                return True
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
+    with httpx.Client() as client:  # one client: each new one loads the CA bundle (~30 ms)
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                status = client.get(f"http://127.0.0.1:{port}/api/status", params={"token": token})
+                if status.is_success:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
     return False
 
 

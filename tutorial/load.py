@@ -10,7 +10,6 @@ this tutorial never sends load anywhere else.
 
 import asyncio
 import contextlib
-import functools
 import importlib.util
 import sys
 import time
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .timing import max_overlap as most_at_once  # noqa: F401 - lessons import it from here
+from .tls import shared_context
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 MAX_REQUESTS = 5000
@@ -32,12 +32,6 @@ CONNECTIONS_PER_CLIENT = 50
 # ask searches sys.path again (~0.3 ms, about 2 ms per request). Note once that it is absent.
 if importlib.util.find_spec("sniffio") is None:
     sys.modules.setdefault("sniffio", None)
-
-
-@functools.cache
-def _tls_settings():
-    """One certificate store for all the clients: httpx loads one per client (~30 ms of CPU)."""
-    return httpx.create_ssl_context()
 
 
 @dataclass
@@ -154,7 +148,7 @@ async def fire(url, n=20, *, concurrency=None, timeout=30.0, deadline=120.0, jso
     async with contextlib.AsyncExitStack() as stack:
         pool = [
             await stack.enter_async_context(
-                httpx.AsyncClient(timeout=timeout, limits=limits, verify=_tls_settings())
+                httpx.AsyncClient(timeout=timeout, limits=limits, verify=shared_context())
             )
             for _ in range(clients)
         ]

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import httpx
 import psutil
 
+from .tls import shared_context
+
 # How often peak_threads and settled_thread_count look for the server's processes again (a worker started late, or one
 # gunicorn replaced). Listing them scans every process on the machine (~12 ms with 650 of them,
 # a loaded test run): at every sample, the load generator's loop did little else.
@@ -102,7 +104,10 @@ async def wait_for_workers(site, workers, *, path="/sync/sleep/?delay=0.05", tim
     Django; a load sent then queues behind the ready ones. Returns the set of worker PIDs seen.
     """
     seen = set()
-    async with asyncio.timeout(timeout), httpx.AsyncClient(timeout=timeout) as client:
+    async with (
+        asyncio.timeout(timeout),
+        httpx.AsyncClient(timeout=timeout, verify=shared_context()) as client,
+    ):
         while len(seen) < workers:
             responses = await asyncio.gather(
                 *(client.get(site.url + path) for _ in range(2 * workers))

@@ -18,6 +18,7 @@ import httpx
 
 from . import site as _site
 from .services import free_port, make_workdir, start_service
+from .tls import shared_context
 
 # daphne's app must come before the others: the first app that provides `runserver` wins.
 _DAPHNE_SETTINGS = (
@@ -57,7 +58,7 @@ def start_runserver(*, daphne=False, timeout=20.0):
         return handle
 
     command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-    client = httpx.Client(timeout=2.0)
+    client = httpx.Client(timeout=2.0, verify=shared_context())
 
     def answers(handle):
         try:

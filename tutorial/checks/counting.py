@@ -5,13 +5,15 @@ import json
 
 import httpx
 
+from ..tls import shared_context
+
 
 class CountingTransport(httpx.AsyncBaseTransport):
     """Counts the requests that went through the client the check handed over, and how many
     were in flight at once: the answer must use *that* client, not a sync one or its own."""
 
     def __init__(self):
-        self._inner = httpx.AsyncHTTPTransport()
+        self._inner = httpx.AsyncHTTPTransport(verify=shared_context())
         self.sent = self.in_flight = self.most_in_flight = 0
         self.requests = []  # (method, path) of each, in the order they were sent
         self.bodies = []  # the JSON body of each response, as the server sent it

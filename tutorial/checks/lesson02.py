@@ -9,6 +9,7 @@ import time
 import httpx
 
 from ..timing import Timeline
+from ..tls import shared_context
 from .core import exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .counting import CountingTransport
@@ -211,7 +212,7 @@ async def find_blocking_line(find_blocking_line, site):
 async def _find_one(find_blocking_line, site, path):
     from ..site import SITE_DIR
 
-    async with httpx.AsyncClient(base_url=site.url, timeout=10) as own:
+    async with httpx.AsyncClient(base_url=site.url, timeout=10, verify=shared_context()) as own:
         await _quiet_watchdog(own)
         since = time.time()
         transport = CountingTransport()

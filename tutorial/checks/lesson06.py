@@ -12,6 +12,7 @@ import secrets
 import httpx
 
 from ..timing import max_overlap
+from ..tls import shared_context
 from .core import ExerciseFailed, exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_async
@@ -30,7 +31,7 @@ class RecordingTransport(httpx.AsyncHTTPTransport):
     """Records each request's (index, started, ended) on the loop's clock, and cancellations."""
 
     def __init__(self, latency=None):
-        super().__init__()
+        super().__init__(verify=shared_context())
         self.spans, self.cancelled, self.in_flight = [], 0, 0
         self._loop = asyncio.get_running_loop()
         self._latency = latency or {}  # url -> seconds the network takes, which no URL shows

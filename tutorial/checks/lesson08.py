@@ -13,6 +13,7 @@ import time
 
 import httpx
 
+from ..tls import shared_context
 from .core import ExerciseFailed, exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .django_views import learner_urlconf, stream_until
@@ -81,7 +82,7 @@ async def first_events(first_events, site):
     """Check that first_events(client, url, k) returns the parsed data of the stream's first k events and leaves early, so the server sees the disconnect."""
     label = f"check-{secrets.token_hex(4)}"
     started = time.time()
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, verify=shared_context()) as client:
         result = await _call(first_events, client, stream_url(site, label))
         ended = time.time()
         # Ask the server while our client is still open: closing it would close a forgotten
@@ -147,7 +148,7 @@ async def _read_for_once(read_for, site, seconds, count, interval):
     silent = interval == SILENT_INTERVAL
     limit = seconds + 1.5
     started = time.time()
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, verify=shared_context()) as client:
         try:
             result = await call_async(read_for, client, url, seconds, timeout=limit)
             ended = time.time()

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from ..site import start_site
+from ..tls import shared_context
 from .core import ExerciseFailed, exercise, fail
 from .core import hint as hint  # a notebook asks `checks.hint("NN_name")` for the next step
 from .learner import call_async, call_sync
@@ -172,7 +173,7 @@ async def _waits_with_pool(postgres, size, in_flight):
         "COMPANION_DB_POOL_TIMEOUT": "5",
     }
     with start_site(database="postgres", postgres=postgres, env=env) as site:
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, verify=shared_context()) as client:
             await client.get(site.url + "/db/query-then-sleep/")  # opens the pool
             replies = await asyncio.gather(
                 *(

@@ -2,12 +2,12 @@
 
 import contextlib
 import threading
-import time
 
 import psutil
 
+from tutorial.probe import ListedEvery
+
 INTERVAL = 0.05
-PIDS_EVERY = 0.2
 
 
 def tree_usage(pids):
@@ -57,20 +57,19 @@ class PeakSampler(Sampling):
     """`with PeakSampler(site.pids) as peak: ...` then `peak.rss`, `peak.threads`, `peak.cpu`.
 
     A background thread asks `pids()` for the tree at the first and last sample and every
-    PIDS_EVERY s between (gunicorn replaces workers, uvicorn starts them late: listing the tree
-    scans every process on the machine, ~12 ms in a loaded test run) and keeps the largest sums
-    seen. `cpu` is the CPU seconds the tree used
-    meanwhile: unlike req/s it hardly changes when other programs compete for the cores.
+    tutorial.probe.PIDS_EVERY s between (gunicorn replaces workers, uvicorn starts them late;
+    listing the tree scans every process on the machine) and keeps the largest sums seen.
+    `cpu` is the CPU seconds the tree used meanwhile: unlike req/s it hardly changes when other
+    programs compete for the cores.
     """
 
     name = "peak-sampler"
 
     def __init__(self, pids, interval=INTERVAL):
         super().__init__(interval)
-        self._pids = pids
+        self._pids = ListedEvery(pids)
         self.rss = self.threads = self.samples = 0
         self._first_cpu, self._last_cpu = None, {}
-        self._listed, self._listed_at = [], None
 
     @property
     def cpu(self):
@@ -79,11 +78,7 @@ class PeakSampler(Sampling):
         return sum(t - first.get(key, 0.0) for key, t in self._last_cpu.items())
 
     def _sample(self):
-        now = time.monotonic()
-        last = self._stop.is_set()  # the sample at exit
-        if last or self._listed_at is None or now - self._listed_at >= PIDS_EVERY:
-            self._listed, self._listed_at = self._pids(), now
-        rss, threads, cpu = tree_usage(self._listed)
+        rss, threads, cpu = tree_usage(self._pids(fresh=self._stop.is_set()))  # fresh at exit
         self.rss, self.threads = max(self.rss, rss), max(self.threads, threads)
         if self._first_cpu is None:
             self._first_cpu = cpu

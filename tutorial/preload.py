@@ -182,7 +182,7 @@ class _Client:
 def _forked_by_factory(control, env, cwd):
     """Have the preload server forked by a *factory*, a process that imported PRELOAD once and
     forks one preload server per request (~0.4 s of CPU less than a new interpreter each time).
-    The test suite runs one per test process (tests/kernel_forks.py) and names it in
+    A test run starts one for all its processes (tests/kernel_forks.py) and names it in
     FACTORY_VAR; nothing else does. The preload server is the same, and so are its sites:
     without a factory, or if it does not answer, a new interpreter starts as usual."""
     address = os.environ.get(FACTORY_VAR)

@@ -20,10 +20,24 @@ import psutil
 
 from .tls import shared_context
 
-# How often peak_threads and settled_thread_count look for the server's processes again (a worker started late, or one
-# gunicorn replaced). Listing them scans every process on the machine (~12 ms with 650 of them,
-# a loaded test run): at every sample, the load generator's loop did little else.
+# How often a sampler lists the server's processes again (a worker started late, or one gunicorn
+# replaced). Listing them scans every process on the machine (~12 ms with the ~650 of a loaded
+# test run): listed at every sample, a load generator's loop did little else.
 PIDS_EVERY = 0.2
+
+
+class ListedEvery:
+    """`pids()` (a site's `.pids`), called again only once PIDS_EVERY s have passed, or when
+    asked for `fresh=True`; in between, the last list."""
+
+    def __init__(self, pids):
+        self._pids, self._listed, self._at = pids, [], None
+
+    def __call__(self, *, fresh=False):
+        now = time.monotonic()
+        if fresh or self._at is None or now - self._at >= PIDS_EVERY:
+            self._listed, self._at = self._pids(), now
+        return self._listed
 
 
 def _sum_over_server(site, measure, pids=None):
@@ -67,13 +81,11 @@ async def settled_thread_count(site, *, quiet=0.1, timeout=2.0):
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    pids, listed = site.pids(), loop.time()
-    count, since = thread_count(site, pids), loop.time()
+    pids = ListedEvery(site.pids)
+    count, since = thread_count(site, pids()), loop.time()
     while loop.time() - since < quiet and loop.time() < deadline:
         await asyncio.sleep(0.01)
-        if loop.time() - listed >= PIDS_EVERY:
-            pids, listed = site.pids(), loop.time()
-        now = thread_count(site, pids)
+        now = thread_count(site, pids())
         if now != count:
             count, since = now, loop.time()
     return count
@@ -88,11 +100,9 @@ async def peak_threads(site, load, *, every=0.005):
     before = await settled_thread_count(site)
     peak = before
     task = asyncio.ensure_future(load)
-    pids, listed = site.pids(), time.monotonic()
+    pids = ListedEvery(site.pids)
     while not task.done():
-        if time.monotonic() - listed >= PIDS_EVERY:
-            pids, listed = site.pids(), time.monotonic()
-        peak = max(peak, thread_count(site, pids))
+        peak = max(peak, thread_count(site, pids()))
         await asyncio.wait([task], timeout=every)
     return task.result(), ThreadPeak(before, peak)
 

@@ -4,6 +4,7 @@
     result, threads = await peak_threads(site, load)
     threads.extra        # threads the server started for this load (peak minus before)
     memory_mb(site)      # resident memory of the whole server
+    cpu_seconds(site)    # CPU time the whole server has used so far (take a difference)
     await wait_for_workers(site, 4)   # before loading a multi-worker server
 
 Reads the operating system's view of the server's processes (psutil on `site.pids()`), so it
@@ -58,6 +59,13 @@ def thread_count(site, pids=None):
 def memory_mb(site):
     """Resident memory of the server's whole process tree, in MB."""
     return _sum_over_server(site, lambda process: process.memory_info().rss) / 2**20
+
+
+def cpu_seconds(site, pids=None):
+    """CPU time (user + system) the server's process tree has used so far. A difference across a
+    load, divided by its requests, is the server's CPU per request: on a busy machine it moves
+    much less than requests per second, which count every wait for a core too."""
+    return _sum_over_server(site, lambda process: sum(process.cpu_times()[:2]), pids)
 
 
 @dataclass

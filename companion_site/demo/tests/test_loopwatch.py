@@ -1,5 +1,8 @@
 import asyncio
+import threading
+import time
 
+import uvloop
 from django.test import SimpleTestCase
 
 from demo.views import loopwatch
@@ -46,6 +49,35 @@ class LoopWatchdogTests(SimpleTestCase):
         mine = next(f for f in stall["stack"] if f["project"])
         self.assertEqual(mine["function"], "_convert_document")
         await self.stop_watchdog()
+
+    def test_a_late_heartbeat_with_the_loop_waiting_is_no_stall(self):
+        """A busy machine: the process waited for a CPU while its loop sat in the selector. The
+        heartbeat is late either way; only a loop held by code is a stall."""
+
+        async def late_beat(hold):
+            watchdog = loopwatch.Watchdog(threshold=0.05, seconds=5)
+            watchdog.stop()  # its own sampler and heartbeat end: this test looks by itself
+
+            def look_while_the_loop_is_in_its_second_half():
+                time.sleep(0.1)
+                watchdog._last_beat = time.perf_counter() - 1  # a second late
+                watchdog.look()
+
+            looker = threading.Thread(target=look_while_the_loop_is_in_its_second_half)
+            looker.start()
+            await asyncio.sleep(0.02)
+            if hold:
+                time.sleep(0.2)  # the loop held
+            else:
+                await asyncio.sleep(0.2)  # the loop waiting in its selector
+            looker.join()
+            return [frame["function"] for stall in watchdog.stalls for frame in stall["stack"]]
+
+        for run in (asyncio.run, uvloop.run):
+            with self.subTest(loop=run.__module__):
+                self.assertEqual(run(late_beat(hold=False)), [])
+                held = run(late_beat(hold=True))
+                self.assertEqual(held[0], "late_beat")
 
     async def test_the_report_before_any_watchdog_is_empty(self):
         loopwatch._current = None

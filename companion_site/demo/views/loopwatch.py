@@ -4,6 +4,10 @@ asyncio's debug mode, run under a server, names the server's per-request task
 (uvicorn's `RequestResponseCycle.run_asgi`), not the view. What names the line is a look at the
 loop thread's stack while it is held: this watchdog's sampler thread does that from inside the
 process, as `py-spy dump` does from outside.
+
+A late heartbeat is not always a held loop: on a busy machine the whole process may wait for a
+CPU while its loop sits idle in the selector. A sample whose innermost frame is the loop waiting
+(asyncio's selector, or uvloop's C loop under asyncio's runner) is no stall, and is not reported.
 """
 
 import asyncio
@@ -27,6 +31,9 @@ BEAT = 0.005  # how often the heartbeat wants to run
 SAMPLE_EVERY = 0.01  # how often the sampler thread looks at the heartbeat
 MAX_STALLS = 50
 MAX_FRAMES = 40
+# The loop thread's innermost frame while its loop waits for I/O: asyncio's selector, or (uvloop,
+# whose loop is C) asyncio's runner with no task's frame above it.
+WAITING = {("selectors.py", "select"), ("asyncio/runners.py", "run")}
 
 _current = None  # the running watchdog of this process, if any (the task is kept here too)
 
@@ -58,6 +65,11 @@ def _stack(frame):
         )
         frame = frame.f_back
     return frames
+
+
+def _waiting(stack):
+    """The loop was not held but waiting for I/O (the process itself waited for a CPU)."""
+    return not stack or (stack[0]["file"], stack[0]["function"]) in WAITING
 
 
 class Watchdog:
@@ -97,18 +109,25 @@ class Watchdog:
 
     def _sample(self):
         while not self._stopped.wait(SAMPLE_EVERY):
-            with self._lock:
-                late = time.perf_counter() - self._last_beat
-                if self._open is not None or late < self.threshold:
-                    continue
-                stall = {
-                    "at": time.time(),
-                    "seconds": None,  # filled in when the loop beats again
-                    "stack": _stack(sys._current_frames().get(self.loop_thread)),
-                }
-                self._open = stall
-                if len(self.stalls) < MAX_STALLS:
-                    self.stalls.append(stall)
+            self.look()
+
+    def look(self):
+        """One look at the heartbeat: a stall opens if it is late and the loop is held."""
+        with self._lock:
+            late = time.perf_counter() - self._last_beat
+            if self._open is not None or late < self.threshold:
+                return
+            stack = _stack(sys._current_frames().get(self.loop_thread))
+            if _waiting(stack):
+                return
+            stall = {
+                "at": time.time(),
+                "seconds": None,  # filled in when the loop beats again
+                "stack": stack,
+            }
+            self._open = stall
+            if len(self.stalls) < MAX_STALLS:
+                self.stalls.append(stall)
 
 
 @json_api("POST")

@@ -135,3 +135,38 @@ def test_kill_leftovers_stops_only_the_named_checkouts_services(tmp_path):
     finally:
         other.stop()
         ours.stop()
+
+
+def test_the_supervisor_finds_the_whole_tree_from_proc_as_psutil_does():
+    """tutorial.serve walks /proc/PID/task/*/children (no psutil import, no scan of every
+    process); psutil's walk, used where there is no such file, finds the same processes. A pid
+    handed to another process since it was listed is not killed."""
+    from tutorial import serve
+
+    if not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
+        pytest.skip("this kernel has no /proc/PID/task/TID/children")
+    # A child that starts a grandchild in a session of its own (as PostgreSQL's backends do).
+    script = (
+        "import subprocess, time; "
+        "subprocess.Popen(['sleep', '60'], start_new_session=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 10
+        while not serve.descendants(parent.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        from_proc = serve.descendants(parent.pid)
+        by_psutil = serve._psutil_descendants(parent.pid)
+        assert [p.pid for p in from_proc] == [p.pid for p in by_psutil]
+        assert len(from_proc) == 1 and not from_proc[0].gone()
+        (grandchild,) = from_proc
+        replaced = serve._Process(grandchild.pid, grandchild.started + 1)
+        assert replaced.gone()
+        replaced.kill()  # another process by now: left alone
+        assert not grandchild.gone()
+        grandchild.kill()
+        serve.wait_until_gone([grandchild], 5)
+        assert grandchild.gone()
+    finally:
+        parent.kill()
+        parent.wait()

@@ -40,6 +40,8 @@ import sys
 import threading
 import time
 
+from tutorial.serve import ForkedChild
+
 # Imported once by the preload server; each must import without Django settings.
 PRELOAD = (
     "asyncio",
@@ -392,37 +394,6 @@ def _supervise(request, fds):
     from tutorial import serve
 
     serve.main(argv, spawn=_fork_command_then_exec(argv))
-
-
-class ForkedChild:
-    """What tutorial.serve uses of a Popen, for a command forked from the supervisor."""
-
-    def __init__(self, pid):
-        self.pid, self.returncode = pid, None
-        self._lock = threading.Lock()
-        self._pidfd = os.pidfd_open(pid)  # readable once it exits; kept open (no race)
-
-    def poll(self):
-        with self._lock:
-            if self.returncode is None:
-                done, status = os.waitpid(self.pid, os.WNOHANG)
-                if done:
-                    self.returncode = os.waitstatus_to_exitcode(status)
-            return self.returncode
-
-    def wait(self, timeout=None):
-        if self.returncode is None:
-            select.select([self._pidfd], [], [], timeout)
-        if self.poll() is None:
-            raise subprocess.TimeoutExpired(str(self.pid), timeout)
-        return self.returncode
-
-    def send_signal(self, number):
-        if self.poll() is None:
-            os.kill(self.pid, number)
-
-    def kill(self):
-        self.send_signal(signal.SIGKILL)
 
 
 def _fork_command_then_exec(argv):

@@ -16,8 +16,8 @@ after a kernel restart or a skipped set-up cell) says which cells to run again. 
 """
 
 import linecache
+import os
 import sys
-from pathlib import Path
 
 # Frames from these files are not the learner's: the standard library, installed packages and
 # the tutorial's own helpers. The notebook's cells and the companion site's code are.
@@ -35,7 +35,7 @@ def is_library(filename):
 def place(filename):
     """What the learner calls a file: 'your cell' for a notebook cell, else its name."""
     # ipykernel stores each cell as /tmp/ipykernel_<pid>/<hash>.py
-    return "your cell" if "ipykernel_" in filename else Path(filename).name
+    return "your cell" if "ipykernel_" in filename else os.path.basename(filename)
 
 
 def line_of(filename, lineno):
@@ -50,6 +50,8 @@ def _frames(tb):
 
 def _package(filename):
     """'django' for …/site-packages/django/db/…, 'asyncio' for …/lib/python3.13/asyncio/…"""
+    from pathlib import Path  # here: `import tutorial` in a service's supervisor skips it (~10 ms)
+
     parts = Path(filename).parts
     for marker in ("site-packages", "tutorial"):
         if marker in parts and parts.index(marker) + 1 < len(parts):

@@ -94,14 +94,15 @@ class Service:
         return self._process.pid
 
     def pids(self):
-        """PIDs of the whole process tree (supervisor, service, workers or backends)."""
-        import psutil
+        """PIDs of the whole process tree (supervisor, service, workers or backends). Walked as
+        the supervisor walks it (tutorial.serve.descendants): samplers call this often, and
+        psutil's children() reads every process on the machine to find them."""
+        from .serve import descendants, process_exists
 
-        try:
-            parent = psutil.Process(self._process.pid)
-            return [parent.pid] + [child.pid for child in parent.children(recursive=True)]
-        except psutil.NoSuchProcess:
+        pid = self._process.pid
+        if not process_exists(pid):
             return []
+        return [pid] + [child.pid for child in descendants(pid)]
 
     def logs(self, lines=40):
         """The last `lines` lines the service wrote (stdout and stderr together)."""

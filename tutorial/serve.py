@@ -91,16 +91,17 @@ def _children(pid):
 def descendants(pid):
     """Every process below `pid`. PostgreSQL's backends call setsid(), so a process group kill
     would miss them: the tree is the only complete list."""
-    if sys.platform.startswith("linux") and _children(pid) is not None:
-        found, below = [], [pid]
-        while below:
-            for child in _children(below.pop(0)) or []:  # parents before their children
-                state = _stat(child)
-                if state is not None:
-                    found.append(_Process(child, state[1]))
-                    below.append(child)
-        return found
-    return _psutil_descendants(pid)
+    children = _children(pid) if sys.platform.startswith("linux") else None
+    if children is None:
+        return _psutil_descendants(pid)
+    found = []
+    while children:
+        child = children.pop(0)  # parents before their children
+        state = _stat(child)
+        if state is not None:
+            found.append(_Process(child, state[1]))
+            children += _children(child) or []
+    return found
 
 
 def _psutil_descendants(pid):

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -314,3 +315,23 @@ def test_a_busy_port_is_said_in_one_line_not_a_different_url(tmp_path):
     assert ran.returncode == 1
     assert ran.stdout.splitlines()[-1] == f"Port {port} is busy: `make lab LAB_PORT=8899`."
     assert "http://" not in ran.stdout
+
+
+def test_a_kill_of_make_lab_alone_stops_jupyter_with_it_cleanly(tmp_path):
+    """SIGTERM to lab.py only (a terminal's Ctrl-C reaches its whole process group): Jupyter
+    stops too, through its own shutdown (it removes its jpserver-*.json), not left unowned."""
+    import psutil
+
+    (tmp_path / "root" / "notebooks").mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "root" / make_lab.FIRST_NOTEBOOK)
+    server = MakeLab(tmp_path / "root", tmp_path)
+    try:
+        (jupyter,) = psutil.Process(server.process.pid).children()
+        assert list((tmp_path / "runtime").glob("jpserver-*.json"))
+        os.kill(server.process.pid, signal.SIGTERM)
+        server.process.wait(60)  # a hang guard: lab.py waits for Jupyter to end
+        assert not jupyter.is_running()
+        assert not list((tmp_path / "runtime").glob("jpserver-*.json"))
+        assert server.process.stdout.read().strip() == "JupyterLab stopped."
+    finally:
+        server.stop()

@@ -6,6 +6,7 @@ lesson 00 with the token: the one thing a learner on WSL, SSH or in a container 
 """
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
@@ -92,6 +93,14 @@ def busy(port):
     return f"Port {port} is busy: `make lab LAB_PORT=8899`."
 
 
+class _Stopped(Exception):
+    """SIGTERM or SIGHUP reached this process: a `kill`, a closed terminal, a supervisor."""
+
+
+def _stop_on_signal(signum, frame):
+    raise _Stopped
+
+
 def _tail(path, lines=15):
     text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
     return "\n".join(text.splitlines()[-lines:])
@@ -120,6 +129,11 @@ def main(argv=None):
         process = subprocess.Popen(
             command, cwd=args.root, env=lab_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
+        # Only a terminal's Ctrl-C reaches Jupyter as well; a signal to this process alone
+        # would end it and leave Jupyter running with nobody to stop it.
+        for stop_signal in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if stop_signal is not None:
+                signal.signal(stop_signal, _stop_on_signal)
         try:
             if not wait_until_up(process, args.port, token):
                 process.terminate()
@@ -131,11 +145,12 @@ def main(argv=None):
             print("Open this in your browser (Ctrl-C here stops JupyterLab):")
             print(lesson_url(args.port, token), flush=True)
             return process.wait()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Stopped) as stop:
             # A terminal's Ctrl-C reaches Jupyter too; a `kill -INT` of this process alone does
-            # not: then pass it on, or Jupyter runs on until the 15 s below are up.
+            # not: then pass it on, or Jupyter runs on until the 15 s below are up. SIGTERM and
+            # SIGHUP came to this process only: Jupyter's clean shutdown (SIGTERM) at once.
             try:
-                process.wait(2)
+                process.wait(0 if isinstance(stop, _Stopped) else 2)
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGINT)
             try:
@@ -143,7 +158,8 @@ def main(argv=None):
             except subprocess.TimeoutExpired:
                 process.terminate()
                 process.wait(10)
-            print("\nJupyterLab stopped.")
+            with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                print("\nJupyterLab stopped.")
             return 0
 
 

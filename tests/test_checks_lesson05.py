@@ -363,6 +363,7 @@ def test_a_sleep_handed_to_a_thread_is_named():
     assert len(error.hint.splitlines()) <= 5
 
 
+@pytest.mark.filterwarnings("ignore:coroutine 'sleep' was never awaited")  # the mistake itself
 def test_a_forgotten_await_on_the_sleep_is_named():
     async def hasty(request):
         delay = float(request.GET["delay"])

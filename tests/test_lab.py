@@ -317,21 +317,28 @@ def test_a_busy_port_is_said_in_one_line_not_a_different_url(tmp_path):
     assert "http://" not in ran.stdout
 
 
-def test_a_kill_of_make_lab_alone_stops_jupyter_with_it_cleanly(tmp_path):
-    """SIGTERM to lab.py only (a terminal's Ctrl-C reaches its whole process group): Jupyter
-    stops too, through its own shutdown (it removes its jpserver-*.json), not left unowned."""
+@pytest.mark.parametrize("to_group", [False, True], ids=["SIGTERM to lab.py", "SIGHUP to all"])
+def test_a_kill_or_a_closed_terminal_stops_jupyter_through_its_own_shutdown(tmp_path, to_group):
+    """SIGTERM to lab.py only (a terminal's Ctrl-C reaches its whole process group), or SIGHUP
+    to the whole group (the terminal closed): Jupyter stops too, through its own shutdown (it
+    removes its jpserver-*.json), not left running unowned or killed without it."""
     import psutil
 
     (tmp_path / "root" / "notebooks").mkdir(parents=True)
     nbformat.write(nbformat.v4.new_notebook(), tmp_path / "root" / make_lab.FIRST_NOTEBOOK)
     server = MakeLab(tmp_path / "root", tmp_path)
+    (jupyter,) = psutil.Process(server.process.pid).children()
     try:
-        (jupyter,) = psutil.Process(server.process.pid).children()
         assert list((tmp_path / "runtime").glob("jpserver-*.json"))
-        os.kill(server.process.pid, signal.SIGTERM)
+        if to_group:
+            os.killpg(server.process.pid, signal.SIGHUP)
+        else:
+            os.kill(server.process.pid, signal.SIGTERM)
         server.process.wait(60)  # a hang guard: lab.py waits for Jupyter to end
         assert not jupyter.is_running()
         assert not list((tmp_path / "runtime").glob("jpserver-*.json"))
         assert server.process.stdout.read().strip() == "JupyterLab stopped."
     finally:
+        if jupyter.is_running():  # the failure: lab.py gone, Jupyter on; stop() would skip it
+            jupyter.terminate()
         server.stop()

@@ -29,10 +29,15 @@ JUPYTER_CONFIG = ROOT / "tools" / "jupyter_config"
 #   three Earley parsers for an IRI format check Lab never needs;
 # - Ctrl-C stops it as SIGTERM does: without a terminal on stdin, Jupyter takes SIGINT as a plain
 #   KeyboardInterrupt and exits without its clean-up (kernels left to notice, jpserver-*.json and
-#   kernel files left in Jupyter's runtime folder).
+#   kernel files left in Jupyter's runtime folder);
+# - so does a closed terminal (SIGHUP, which Jupyter has no handler for), unless SIGHUP is
+#   ignored (`nohup make lab`).
 _START_LAB = (
     "import signal, sys; sys.modules.setdefault('rfc3987_syntax', None); "
     "signal.signal(signal.SIGINT, lambda *_: signal.raise_signal(signal.SIGTERM)); "
+    "hup = getattr(signal, 'SIGHUP', None); "
+    "hup and signal.getsignal(hup) is not signal.SIG_IGN and "
+    "signal.signal(hup, lambda *_: signal.raise_signal(signal.SIGTERM)); "
     "from jupyterlab.labapp import main; sys.exit(main())"
 )
 
@@ -97,8 +102,24 @@ class _Stopped(Exception):
     """SIGTERM or SIGHUP reached this process: a `kill`, a closed terminal, a supervisor."""
 
 
+_STOP_SIGNALS = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+
 def _stop_on_signal(signum, frame):
     raise _Stopped
+
+
+def _stop_on_signals():
+    """SIGTERM and SIGHUP raise _Stopped, except one ignored from the start (`nohup`)."""
+    for stop_signal in _STOP_SIGNALS:
+        if signal.getsignal(stop_signal) is not signal.SIG_IGN:
+            signal.signal(stop_signal, _stop_on_signal)
+
+
+def _ignore_stop_signals():
+    """While stopping: a second SIGTERM or SIGHUP (a hangup can send two) must not cut it short."""
+    for stop_signal in (signal.SIGINT, *_STOP_SIGNALS):
+        signal.signal(stop_signal, signal.SIG_IGN)
 
 
 def _tail(path, lines=15):
@@ -129,12 +150,10 @@ def main(argv=None):
         process = subprocess.Popen(
             command, cwd=args.root, env=lab_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
-        # Only a terminal's Ctrl-C reaches Jupyter as well; a signal to this process alone
-        # would end it and leave Jupyter running with nobody to stop it.
-        for stop_signal in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if stop_signal is not None:
-                signal.signal(stop_signal, _stop_on_signal)
         try:
+            # Only a terminal's Ctrl-C reaches Jupyter as well; a signal to this process alone
+            # would end it and leave Jupyter running with nobody to stop it.
+            _stop_on_signals()
             if not wait_until_up(process, args.port, token):
                 process.terminate()
                 process.wait(10)
@@ -146,9 +165,10 @@ def main(argv=None):
             print(lesson_url(args.port, token), flush=True)
             return process.wait()
         except (KeyboardInterrupt, _Stopped) as stop:
+            _ignore_stop_signals()
             # A terminal's Ctrl-C reaches Jupyter too; a `kill -INT` of this process alone does
-            # not: then pass it on, or Jupyter runs on until the 15 s below are up. SIGTERM and
-            # SIGHUP came to this process only: Jupyter's clean shutdown (SIGTERM) at once.
+            # not: then pass it on, or Jupyter runs on until the 15 s below are up. A SIGTERM or
+            # SIGHUP may have come to this process only: pass it on at once.
             try:
                 process.wait(0 if isinstance(stop, _Stopped) else 2)
             except subprocess.TimeoutExpired:

@@ -192,8 +192,9 @@ async def _quiet_watchdog(client):
     hints=(
         "Lesson 02's section 'Finding the line in a running server': start the server's "
         "watchdog, make the request, then read what the watchdog saw.",
-        "POST /watchdog/start/, GET the path, GET /watchdog/report/; in a stall's stack "
-        "(innermost first) take the first frame whose 'project' is true: f\"{file}:{line}\".",
+        "POST /watchdog/start/, GET the path, GET /watchdog/report/; in the longest stall's "
+        "stack (innermost first) take the first frame whose 'project' is true: "
+        'f"{file}:{line}".',
     ),
 )
 async def find_blocking_line(find_blocking_line, site):

@@ -79,6 +79,29 @@ class LoopWatchdogTests(SimpleTestCase):
                 held = run(late_beat(hold=True))
                 self.assertEqual(held[0], "late_beat")
 
+    def test_a_stall_has_the_stack_where_the_loop_was_held_most_of_it(self):
+        """The first look can find the loop somewhere it stays only briefly (e.g. the process
+        waited for a CPU just before the blocking call): one stall, the longer place named."""
+
+        def briefly_here():
+            time.sleep(0.1)
+
+        def held_here():
+            time.sleep(0.3)
+
+        async def one_stall():
+            watchdog = loopwatch.Watchdog(threshold=0.05, seconds=5)
+            await asyncio.sleep(0.02)  # a beat first
+            briefly_here()  # the stall opens here, 0.05 s in ...
+            held_here()  # ... and goes on here, with no beat in between
+            await asyncio.sleep(0.02)  # the beat that closes it
+            watchdog.stop()
+            return watchdog.stalls
+
+        (stall,) = asyncio.run(one_stall())
+        self.assertEqual(stall["stack"][0]["function"], "held_here")
+        self.assertGreaterEqual(stall["seconds"], 0.35)
+
     async def test_the_report_before_any_watchdog_is_empty(self):
         loopwatch._current = None
         report = (await self.async_client.get("/watchdog/report/")).json()

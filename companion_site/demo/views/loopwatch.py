@@ -8,9 +8,13 @@ process, as `py-spy dump` does from outside.
 A late heartbeat is not always a held loop: on a busy machine the whole process may wait for a
 CPU while its loop sits idle in the selector. A sample whose innermost frame is the loop waiting
 (asyncio's selector, or uvloop's C loop under asyncio's runner) is no stall, and is not reported.
+Nor is the first sample always where the loop is held: the process may have waited for a CPU
+just before the blocking call. The sampler keeps looking while a stall lasts, and the stall's
+stack is the one it saw most often.
 """
 
 import asyncio
+import collections
 import linecache
 import subprocess
 import sys
@@ -67,6 +71,10 @@ def _stack(frame):
     return frames
 
 
+def _where_of(stack):
+    return tuple((frame["file"], frame["line"]) for frame in stack)
+
+
 def _waiting(stack):
     """The loop was not held but waiting for I/O (the process itself waited for a CPU)."""
     return not stack or (stack[0]["file"], stack[0]["function"]) in WAITING
@@ -82,7 +90,8 @@ class Watchdog:
         self.stalls = []
         self._lock = threading.Lock()
         self._last_beat = time.perf_counter()
-        self._open = None  # the stall the loop is in now, sampled once
+        self._open = None  # the stall the loop is in now
+        self._seen = collections.Counter()  # its samples: (file, line) of each frame -> times
         self._stopped = threading.Event()
         self.task = asyncio.get_running_loop().create_task(self._beat())
         threading.Thread(target=self._sample, name="loop-watchdog", daemon=True).start()
@@ -112,22 +121,28 @@ class Watchdog:
             self.look()
 
     def look(self):
-        """One look at the heartbeat: a stall opens if it is late and the loop is held."""
+        """One look at the heartbeat: a stall opens if it is late and the loop is held; while
+        it lasts, each look samples the stack again and the stall keeps the most frequent."""
         with self._lock:
             late = time.perf_counter() - self._last_beat
-            if self._open is not None or late < self.threshold:
+            if late < self.threshold:
                 return
             stack = _stack(sys._current_frames().get(self.loop_thread))
             if _waiting(stack):
                 return
-            stall = {
-                "at": time.time(),
-                "seconds": None,  # filled in when the loop beats again
-                "stack": stack,
-            }
-            self._open = stall
-            if len(self.stalls) < MAX_STALLS:
-                self.stalls.append(stall)
+            if self._open is None:
+                self._open = {
+                    "at": time.time(),
+                    "seconds": None,  # filled in when the loop beats again
+                    "stack": stack,
+                }
+                self._seen.clear()
+                if len(self.stalls) < MAX_STALLS:
+                    self.stalls.append(self._open)
+            where = _where_of(stack)
+            self._seen[where] += 1
+            if self._seen[where] > self._seen[_where_of(self._open["stack"])]:
+                self._open["stack"] = stack
 
 
 @json_api("POST")
